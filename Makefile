@@ -1,0 +1,49 @@
+# reldrop3d developer entry points. Two commands on a fresh machine:
+#   make demo   -- create .venv, install, train PointNet+RelDrop on the embedded data
+#   make test   -- create/update .venv, run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CONSTRAINTS := constraints/ci.txt
+# extras installed into the development environment
+EXTRAS ?= dev,viewer
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: venv system-deps fast demo test test-fast bench lint freeze clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel setuptools
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	@bash scripts/install_optional.sh $(PY) $(CONSTRAINTS)
+	@rm -f $(VENV)/.stamp-* && touch $@
+
+# Debian packages that Open3D's (offscreen) renderer needs; harmless when already present.
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+demo: system-deps venv
+	$(VENV)/bin/reldrop3d demo --out outputs/demo
+
+test: system-deps venv
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+lint: venv
+	$(VENV)/bin/ruff check reldrop3d tests benchmarks viewers
+
+freeze:
+	$(PIP) freeze --exclude-editable
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache
