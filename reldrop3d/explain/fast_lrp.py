@@ -1,0 +1,149 @@
+"""Fast LRP: relevance from one forward and one modified backward pass.
+
+Every linear unit's output (BatchNorm merged, see :mod:`.units`) passes through
+:func:`~.rules.epsilon_scale`; the explained logit is back-propagated once, only down to the
+input layers; the input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost
+is close to a plain gradient. :mod:`.zennit_lrp` computes the same quantity with zennit and is the
+reference in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..models.attribution import attribution_mode
+from .routing import relevance_to_points
+from .rules import epsilon_scale, flat_rule
+from .targets import default_target, eval_mode, forward_model, select_output
+from .units import find_linear_units
+
+INPUT_RULES = ("flat", "epsilon")
+
+
+@dataclass(frozen=True)
+class LRPConfig:
+    """Which LRP rules to use.
+
+    Attributes
+    ----------
+    input_rule : {"flat", "epsilon"}
+        Rule of the input layers (``model.lrp_input_layers``). ``"flat"`` is the default of the
+        RelDrop paper's composites (relevance independent of the raw coordinates' sign).
+    epsilon : float
+        Stabiliser of the Epsilon rule on every other linear unit.
+    """
+
+    input_rule: str = "flat"
+    epsilon: float = 1e-6
+
+    def __post_init__(self):
+        if self.input_rule not in INPUT_RULES:
+            raise ValueError(f"input_rule must be one of {INPUT_RULES}, got {self.input_rule!r}")
+        if not self.epsilon >= 0:
+            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+
+
+def input_layer_names(model: nn.Module) -> tuple[str, ...]:
+    """The model's ``lrp_input_layers``, checked against its modules."""
+    names = tuple(getattr(model, "lrp_input_layers", ()))
+    if not names:
+        raise TypeError(
+            f"{type(model).__name__} declares no lrp_input_layers; LRP needs the names of the "
+            "layers that receive the input points"
+        )
+    modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise KeyError(f"lrp_input_layers {missing} are not modules of {type(model).__name__}")
+    return names
+
+
+def fast_lrp(
+    model: nn.Module,
+    points: torch.Tensor,
+    target: torch.Tensor | None = None,
+    category: torch.Tensor | None = None,
+    config: LRPConfig = LRPConfig(),
+    differentiable: bool = False,
+    eval: bool = True,
+) -> torch.Tensor:
+    """Per-point LRP relevance of the target output.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A registered model (declares ``lrp_input_layers``).
+    points : Tensor (B, N, C)
+    target : Tensor (B,) or (B, N), optional
+        Explained class (or part per point); default: the prediction.
+    category : Tensor (B,), optional
+        Object category, for part segmenters.
+    config : LRPConfig
+    differentiable : bool
+        Keep the graph so the relevance can be differentiated w.r.t. the parameters
+        (heat-map losses). Default False: the result is detached.
+    eval : bool
+        Compute in eval mode (BatchNorm running statistics, no dropout); the model's training
+        flags are restored afterwards.
+
+    Returns
+    -------
+    Tensor (B, N): relevance per point. With zero biases it sums to the target logit.
+    """
+    if points.dim() != 3:
+        raise ValueError(f"points must be (B, N, C), got shape {tuple(points.shape)}")
+    names = input_layer_names(model)
+    modules = dict(model.named_modules())
+    units = {u.linear_name: u for u in find_linear_units(model)}
+    inputs: dict[str, torch.Tensor] = {}
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def scale(_m, _args, out):
+        return epsilon_scale(out, config.epsilon, differentiable)
+
+    def keep_input(name):
+        def hook(_m, args):
+            inputs[name] = args[0]
+
+        return hook
+
+    def keep_output(name):
+        def hook(_m, _args, out):
+            outputs[name] = out
+
+        return hook
+
+    try:
+        for name, unit in units.items():
+            out_module = modules[unit.output_name]
+            if name in names:
+                handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
+                if config.input_rule == "flat":
+                    handles.append(out_module.register_forward_hook(keep_output(name)))
+                    continue
+            handles.append(out_module.register_forward_hook(scale))
+        x = points.detach().requires_grad_(True)
+        with eval_mode(model, eval), attribution_mode(), torch.enable_grad():
+            logits = forward_model(model, x, category)
+            if target is None:
+                target = default_target(logits.detach())
+            score = select_output(logits, target).sum()
+            if config.input_rule == "flat":
+                zs = [outputs[n] for n in names]
+                grads = torch.autograd.grad(score, zs, create_graph=differentiable, retain_graph=True)
+                rel = {
+                    n: flat_rule(modules[n], inputs[n], z * g) for n, z, g in zip(names, zs, grads)
+                }
+            else:
+                xs = [inputs[n] for n in names]
+                grads = torch.autograd.grad(score, xs, create_graph=differentiable, retain_graph=True)
+                rel = {n: a * g for n, a, g in zip(names, xs, grads)}
+            result = relevance_to_points(model, inputs, rel, x)
+    finally:
+        for h in handles:
+            h.remove()
+    return result if differentiable else result.detach()

@@ -1,0 +1,94 @@
+"""LRP rules as gradient modifiers for the fast, single-backward relevance path.
+
+LRP-epsilon through a linear unit ``z = W x + b`` is ``R_x = x * W^T (R_z / stab(z))``. Writing the
+relevance of every activation as ``R = a * g`` turns this into a *modified gradient*: the
+gradient arriving at ``z`` is scaled by ``z / stab(z)`` and then back-propagated normally. ReLU
+(zennit's Pass rule), max pooling and index gathers need no change: their plain gradient already
+routes ``a * g`` correctly. So one backward pass with :class:`EpsilonScale` on every unit output
+reproduces zennit's Epsilon rule without re-running any layer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def stabilize(z: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """``z + epsilon * sign(z)`` with sign(0) = +1 (zennit's convention): safe denominators."""
+    sign = (z >= 0).to(z.dtype) * 2 - 1
+    return z + epsilon * sign
+
+
+class EpsilonScale(torch.autograd.Function):
+    """Identity in the forward pass; scales the gradient by ``z / stab(z)`` in the backward pass."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, epsilon: float) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        ctx.epsilon = epsilon
+        return z.view_as(z)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (z,) = ctx.saved_tensors
+        return grad * (z / stabilize(z, ctx.epsilon)), None
+
+
+def epsilon_scale(z: torch.Tensor, epsilon: float, differentiable: bool = False) -> torch.Tensor:
+    """Mark ``z`` as the output of an LRP-epsilon unit.
+
+    Parameters
+    ----------
+    z : Tensor
+        Pre-activation of a linear unit, any shape.
+    epsilon : float
+        Stabiliser of the rule.
+    differentiable : bool
+        If True, use ``z * s + (z * (1 - s)).detach()`` with ``s = z / stab(z)`` detached: same
+        value and same modified gradient, but the relevance stays differentiable w.r.t. the
+        parameters that produced ``z`` (for heat-map losses with ``create_graph=True``).
+    """
+    if differentiable:
+        s = (z / stabilize(z, epsilon)).detach()
+        return z * s + (z * (1 - s)).detach()
+    return EpsilonScale.apply(z, epsilon)
+
+
+def _layer_function(module: nn.Module):
+    """``f(x, weight)`` computing ``module``'s linear map without bias."""
+    if isinstance(module, nn.Linear):
+        return lambda x, w: F.linear(x, w)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[module.weight.dim() - 2]
+        return lambda x, w: conv(
+            x, w, None, module.stride, module.padding, module.dilation, module.groups
+        )
+    raise TypeError(f"no LRP input rule for {type(module).__name__}")
+
+
+def flat_rule(
+    module: nn.Module, x: torch.Tensor, relevance_out: torch.Tensor, stabilizer: float = 1e-6
+) -> torch.Tensor:
+    """LRP Flat rule: distribute output relevance uniformly over each output's receptive field.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.ConvNd
+    x : Tensor
+        The module's input, e.g. (B, C_in, N) for Conv1d; only its shape is used.
+    relevance_out : Tensor
+        Relevance of the module's (BatchNorm-merged) output, e.g. (B, C_out, N).
+
+    Returns
+    -------
+    Tensor, same shape as ``x``: the input relevance.
+    """
+    fn = _layer_function(module)
+    ones = torch.ones_like(x).requires_grad_(True)
+    w = torch.ones_like(module.weight)
+    with torch.enable_grad():
+        z = fn(ones, w)
+        (grad,) = torch.autograd.grad(z, ones, relevance_out / stabilize(z.detach(), stabilizer))
+    return grad

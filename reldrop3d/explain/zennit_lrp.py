@@ -1,0 +1,83 @@
+"""Reference LRP with zennit: the same rules as :mod:`.fast_lrp`, through zennit's hooks.
+
+Slower (zennit re-runs every hooked layer in the backward pass) but independent code, so the
+tests compare the fast path against it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.composites import LayerMapComposite, MixedComposite, NameMapComposite
+from zennit.core import Composite
+from zennit.rules import Epsilon, Flat, Pass
+from zennit.types import Activation, Convolution, Linear
+
+from ..models.attribution import attribution_mode
+from .fast_lrp import LRPConfig, input_layer_names
+from .routing import relevance_to_points
+from .targets import default_target, eval_mode, forward_model, select_output
+
+
+def build_composite(model: nn.Module, config: LRPConfig = LRPConfig()) -> Composite:
+    """zennit composite matching :class:`LRPConfig`: the input rule on ``model.lrp_input_layers``
+    (named explicitly, as a tuple, so no substring matching), Epsilon on every other linear
+    layer, Pass on activations, BatchNorm merged into the preceding linear layer."""
+    names = input_layer_names(model)
+    first = Flat() if config.input_rule == "flat" else Epsilon(epsilon=config.epsilon)
+    layer_map = [
+        (Activation, Pass()),
+        (Convolution, Epsilon(epsilon=config.epsilon)),
+        (Linear, Epsilon(epsilon=config.epsilon)),
+    ]
+    return MixedComposite(
+        [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
+        canonizers=[SequentialMergeBatchNorm()],
+    )
+
+
+def zennit_lrp(
+    model: nn.Module,
+    points: torch.Tensor,
+    target: torch.Tensor | None = None,
+    category: torch.Tensor | None = None,
+    config: LRPConfig = LRPConfig(),
+) -> torch.Tensor:
+    """Per-point LRP relevance (B, N) computed with zennit; arguments as :func:`.fast_lrp.fast_lrp`.
+
+    The initial relevance is the target logit, so with zero biases the result sums to it.
+    """
+    names = input_layer_names(model)
+    modules = dict(model.named_modules())
+    inputs: dict[str, torch.Tensor] = {}
+    rel: dict[str, torch.Tensor] = {}
+
+    def capture(name):
+        def pre_hook(_m, args):
+            inputs[name] = args[0]
+            if args[0].requires_grad:
+                args[0].register_hook(lambda g: rel.__setitem__(name, g))
+
+        return pre_hook
+
+    # registered before zennit's own hooks, so the tensor seen is the layer's true input
+    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in names]
+    composite = build_composite(model, config)
+    x = points.detach().requires_grad_(True)
+    try:
+        with eval_mode(model), attribution_mode(), composite.context(model), torch.enable_grad():
+            logits = forward_model(model, x, category)
+            if target is None:
+                target = default_target(logits.detach())
+            score = select_output(logits, target)
+            # initial relevance = the target logit itself (zennit propagates relevance as grad)
+            torch.autograd.backward(score, score.detach(), retain_graph=True)
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [n for n in names if n not in rel]
+    if missing:
+        raise RuntimeError(f"zennit produced no relevance for input layers {missing}")
+    with torch.enable_grad():
+        return relevance_to_points(model, inputs, rel, x).detach()
