@@ -18,7 +18,7 @@ from ..models.attribution import attribution_mode
 from .routing import relevance_to_points
 from .rules import epsilon_scale, flat_rule
 from .targets import default_target, eval_mode, forward_model, select_output
-from .units import find_linear_units
+from .units import effective_bias, find_linear_units
 
 INPUT_RULES = ("flat", "epsilon")
 
@@ -34,10 +34,14 @@ class LRPConfig:
         RelDrop paper's composites (relevance independent of the raw coordinates' sign).
     epsilon : float
         Stabiliser of the Epsilon rule on every other linear unit.
+    zero_bias : bool
+        Leave biases out of the rule's denominators (zennit's ``zero_params="bias"``): relevance
+        is then conserved, so per-point relevance sums to the explained logit.
     """
 
     input_rule: str = "flat"
     epsilon: float = 1e-6
+    zero_bias: bool = False
 
     def __post_init__(self):
         if self.input_rule not in INPUT_RULES:
@@ -102,8 +106,15 @@ def fast_lrp(
     outputs: dict[str, torch.Tensor] = {}
     handles = []
 
-    def scale(_m, _args, out):
-        return epsilon_scale(out, config.epsilon, differentiable)
+    def scale(unit):
+        lin = modules[unit.linear_name]
+        bn = modules[unit.output_name] if unit.output_name != unit.linear_name else None
+
+        def hook(_m, _args, out):
+            bias = effective_bias(lin, bn) if config.zero_bias else None
+            return epsilon_scale(out, config.epsilon, bias, differentiable)
+
+        return hook
 
     def keep_input(name):
         def hook(_m, args):
@@ -125,7 +136,7 @@ def fast_lrp(
                 if config.input_rule == "flat":
                     handles.append(out_module.register_forward_hook(keep_output(name)))
                     continue
-            handles.append(out_module.register_forward_hook(scale))
+            handles.append(out_module.register_forward_hook(scale(unit)))
         x = points.detach().requires_grad_(True)
         with eval_mode(model, eval), attribution_mode(), torch.enable_grad():
             logits = forward_model(model, x, category)

@@ -22,38 +22,58 @@ def stabilize(z: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 
 class EpsilonScale(torch.autograd.Function):
-    """Identity in the forward pass; scales the gradient by ``z / stab(z)`` in the backward pass."""
+    """Identity in the forward pass; scales the gradient by ``z / stab(z - bias)`` backwards
+    (``bias`` = 0: plain LRP-epsilon; ``bias`` = the unit's bias: the bias-free variant)."""
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, epsilon: float) -> torch.Tensor:
-        ctx.save_for_backward(z)
+    def forward(ctx, z: torch.Tensor, epsilon: float, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(z, bias)
         ctx.epsilon = epsilon
         return z.view_as(z)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        (z,) = ctx.saved_tensors
-        return grad * (z / stabilize(z, ctx.epsilon)), None
+        z, bias = ctx.saved_tensors
+        return grad * epsilon_ratio(z, ctx.epsilon, bias), None, None
 
 
-def epsilon_scale(z: torch.Tensor, epsilon: float, differentiable: bool = False) -> torch.Tensor:
+def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Broadcast a per-channel bias (C,) against ``z`` (B, C, *S)."""
+    return bias.view(1, -1, *([1] * (z.dim() - 2)))
+
+
+def epsilon_ratio(z: torch.Tensor, epsilon: float, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``z / stab(z - bias)``: the factor LRP-epsilon applies to the gradient at a unit output."""
+    den = z if bias is None else z - _channel_view(bias, z)
+    return z / stabilize(den, epsilon)
+
+
+def epsilon_scale(
+    z: torch.Tensor,
+    epsilon: float,
+    bias: torch.Tensor | None = None,
+    differentiable: bool = False,
+) -> torch.Tensor:
     """Mark ``z`` as the output of an LRP-epsilon unit.
 
     Parameters
     ----------
-    z : Tensor
-        Pre-activation of a linear unit, any shape.
+    z : Tensor (B, C, *S)
+        Pre-activation of a linear unit.
     epsilon : float
         Stabiliser of the rule.
+    bias : Tensor (C,), optional
+        The unit's (BatchNorm-merged) bias, to leave it out of the denominator, as zennit's
+        ``zero_params="bias"``: relevance is then conserved layer by layer.
     differentiable : bool
-        If True, use ``z * s + (z * (1 - s)).detach()`` with ``s = z / stab(z)`` detached: same
-        value and same modified gradient, but the relevance stays differentiable w.r.t. the
-        parameters that produced ``z`` (for heat-map losses with ``create_graph=True``).
+        If True, use ``z * s + (z * (1 - s)).detach()`` with ``s`` the detached ratio: same value
+        and same modified gradient, but the relevance stays differentiable w.r.t. the parameters
+        that produced ``z`` (for heat-map losses with ``create_graph=True``).
     """
     if differentiable:
-        s = (z / stabilize(z, epsilon)).detach()
+        s = epsilon_ratio(z, epsilon, bias).detach()
         return z * s + (z * (1 - s)).detach()
-    return EpsilonScale.apply(z, epsilon)
+    return EpsilonScale.apply(z, epsilon, bias)
 
 
 def _layer_function(module: nn.Module):

@@ -31,6 +31,17 @@ class LinearUnit:
     output_name: str
 
 
+def effective_bias(linear: nn.Module, batchnorm: nn.Module | None = None):
+    """Bias (C,) of a linear unit with its BatchNorm merged (eval-mode statistics), or None
+    when the unit has neither a bias nor a BatchNorm."""
+    bias = linear.bias
+    if batchnorm is None:
+        return None if bias is None else bias.detach()
+    scale = batchnorm.weight / (batchnorm.running_var + batchnorm.eps).sqrt()
+    b = bias if bias is not None else 0.0
+    return ((b - batchnorm.running_mean) * scale + batchnorm.bias).detach()
+
+
 def find_linear_units(model: nn.Module) -> list[LinearUnit]:
     """All linear units of ``model`` in module-registration order.
 

@@ -25,12 +25,10 @@ def build_composite(model: nn.Module, config: LRPConfig = LRPConfig()) -> Compos
     (named explicitly, as a tuple, so no substring matching), Epsilon on every other linear
     layer, Pass on activations, BatchNorm merged into the preceding linear layer."""
     names = input_layer_names(model)
-    first = Flat() if config.input_rule == "flat" else Epsilon(epsilon=config.epsilon)
-    layer_map = [
-        (Activation, Pass()),
-        (Convolution, Epsilon(epsilon=config.epsilon)),
-        (Linear, Epsilon(epsilon=config.epsilon)),
-    ]
+    zero = "bias" if config.zero_bias else None
+    eps = Epsilon(epsilon=config.epsilon, zero_params=zero)
+    first = Flat() if config.input_rule == "flat" else eps
+    layer_map = [(Activation, Pass()), (Convolution, eps), (Linear, eps)]
     return MixedComposite(
         [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
         canonizers=[SequentialMergeBatchNorm()],

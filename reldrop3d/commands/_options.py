@@ -1,0 +1,39 @@
+"""Argument helpers shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+
+
+def parse_key_values(items: list[str] | None) -> dict:
+    """``["k=v", ...]`` -> dict; values are Python literals when they parse (``k=3``, ``k=True``)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def add_data_arguments(p: argparse.ArgumentParser, default: str = "synthetic") -> None:
+    """--data, --data-root, --format, --num-points, --normals, --data-kw."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=default, help="data set name (default: %(default)s)")
+    g.add_argument("--data-root", default=None, help="data set folder (default: data/<name>)")
+    g.add_argument("--format", default=None, help="on-disk format, e.g. h5 | normal | off")
+    g.add_argument("--num-points", type=int, default=1024, help="points per cloud")
+    g.add_argument("--normals", action="store_true", help="use xyz + normals as input")
+    g.add_argument("--data-kw", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="extra data-set arguments, e.g. num_shapes=1000")
+
+
+def data_kwargs_from(args) -> dict:
+    kw = parse_key_values(args.data_kw)
+    if args.format:
+        kw["format"] = args.format
+    return kw

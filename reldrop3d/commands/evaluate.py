@@ -1,0 +1,31 @@
+"""``reldrop3d evaluate CKPT``: accuracy (and occlusion curves) of a trained model."""
+
+from __future__ import annotations
+
+HELP = "evaluate a checkpoint: overall accuracy and mean class accuracy"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("checkpoint", help="a .ckpt written by reldrop3d train")
+    p.add_argument("--split", default="test")
+    p.add_argument("--data-root", default=None, help="override the data folder stored in the checkpoint")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--occlusion", action="store_true",
+                   help="also write occlusion curves (CSV + PNG) next to the checkpoint or into --out")
+    p.add_argument("--out", default=None, help="folder for occlusion outputs")
+    p.add_argument("--relevance", default="lrp", help="relevance method for occlusion")
+
+
+def run(args) -> int:
+    from ..data import create_dataset
+    from ..eval.report import evaluate_checkpoint_report
+    from ..train.checkpoint import load_model
+
+    model, meta = load_model(args.checkpoint)
+    data_kwargs = dict(meta["data_kwargs"])
+    if args.data_root:
+        data_kwargs["root"] = args.data_root
+    dataset = create_dataset(meta["dataset"], args.split, **data_kwargs)
+    print(evaluate_checkpoint_report(model, meta, dataset, args))
+    return 0

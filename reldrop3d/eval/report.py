@@ -1,0 +1,49 @@
+"""Text reports for ``reldrop3d evaluate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data import batch_to_input
+from .classification import evaluate_classifier
+from .segmentation import PartIoU
+
+
+@torch.no_grad()
+def evaluate_segmenter(model, meta: dict, dataset, batch_size: int = 16) -> dict[str, float]:
+    """Instance mIoU, class mIoU and point accuracy of a part segmenter."""
+    model.eval()
+    metric = PartIoU(dataset.num_classes, dataset.num_parts, dataset.parts_of_class)
+    correct = total = 0
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        x = batch_to_input(batch)
+        logits = model(x, batch["label"])
+        metric.update(logits, batch["parts"], batch["label"])
+        correct += (logits.argmax(-1) == batch["parts"]).sum().item()
+        total += batch["parts"].numel()
+    inst, cls = metric.compute()
+    return {"instance_miou": inst.item(), "class_miou": cls.item(), "point_accuracy": correct / max(total, 1)}
+
+
+def evaluate_checkpoint_report(model, meta: dict, dataset, args) -> str:
+    """Evaluate and format the metrics; with ``args.occlusion`` also write occlusion curves."""
+    lines = [f"checkpoint: {args.checkpoint}", f"data: {meta['dataset']} ({args.split}, {len(dataset)} samples)"]
+    if meta.get("task", "cls") == "partseg":
+        scores = evaluate_segmenter(model, meta, dataset, args.batch_size)
+        lines += [f"instance mIoU:        {scores['instance_miou']:.4f}",
+                  f"class mIoU:           {scores['class_miou']:.4f}",
+                  f"point accuracy:       {scores['point_accuracy']:.4f}"]
+        return "\n".join(lines)
+    scores = evaluate_classifier(model, dataset, args.batch_size, args.device)
+    lines += [f"overall accuracy:     {scores['accuracy']:.4f}",
+              f"mean class accuracy:  {scores['mean_class_accuracy']:.4f}"]
+    if args.occlusion:
+        from .occlusion_report import write_occlusion_report
+
+        out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "occlusion"
+        lines.append(write_occlusion_report(model, dataset, out, method=args.relevance,
+                                            batch_size=args.batch_size, device=args.device))
+    return "\n".join(lines)

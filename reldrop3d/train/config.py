@@ -1,0 +1,73 @@
+"""Training configuration: one dataclass, filled from the CLI or from Python."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+AUGMENTS = ("none", "random", "reldrop")
+TASKS = ("cls", "partseg")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved into every checkpoint)."""
+
+    data: str = "synthetic"
+    data_root: str | None = None
+    data_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_points: int = 1024
+    use_normals: bool = False
+    task: str = "cls"
+    model: str = "pointnet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    augment: str = "reldrop"
+    alpha: float = 0.5
+    beta: float = 0.5
+    fill: str = "zero"
+    mask_mode: str = "point"
+    mask_p: float = 1.0
+    dropout_max_ratio: float = 0.875
+    relevance_method: str = "lrp"
+    geometric_augment: bool = True
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    num_workers: int = 0
+    out: str = "runs/default"
+    resume: str | None = None
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+    val_split: str = "test"
+
+    def __post_init__(self):
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        for name in ("alpha", "beta", "mask_p"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {v}")
+        for name in ("epochs", "batch_size", "num_points"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def dataset_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`reldrop3d.data.create_dataset` (besides the split)."""
+        kw = dict(num_points=self.num_points, use_normals=self.use_normals, **self.data_kwargs)
+        if self.data_root is not None:
+            kw["root"] = self.data_root
+        return kw

@@ -1,0 +1,69 @@
+"""Input dropout applied inside a training step: none, random, or RelDrop.
+
+RelDrop explains the current model on the clean batch (in eval mode, so BatchNorm statistics and
+dropout are untouched) and masks the most relevant points; the training forward pass that follows
+runs in train mode on the masked batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..explain import relevance
+from ..masking import RandomPointDropout, RelDrop
+
+
+class InputDropout:
+    """Callable ``(model, points, target, category) -> (points, mask or None)``.
+
+    Parameters
+    ----------
+    kind : {"none", "random", "reldrop"}
+    alpha, beta, fill, p : see :class:`reldrop3d.masking.RelDrop`
+    max_ratio : float
+        For ``random``: the PointNet++ maximum dropout ratio.
+    method : str
+        Relevance method for ``reldrop`` (see :func:`reldrop3d.explain.relevance`).
+    """
+
+    def __init__(
+        self,
+        kind: str = "reldrop",
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        fill: str = "zero",
+        p: float = 1.0,
+        max_ratio: float = 0.875,
+        method: str = "lrp",
+        mode: str = "point",
+    ):
+        self.kind = kind
+        self.method = method
+        if kind == "reldrop":
+            if mode != "point":
+                from ..masking import make_masker  # region modes (optional module)
+
+                self.masker = make_masker(mode=mode, alpha=alpha, beta=beta, fill=fill, p=p)
+            else:
+                self.masker = RelDrop(alpha=alpha, beta=beta, fill=fill, p=p)
+        elif kind == "random":
+            self.masker = RandomPointDropout(max_ratio=max_ratio, p=p)
+        elif kind == "none":
+            self.masker = None
+        else:
+            raise ValueError(f"unknown input dropout {kind!r}")
+
+    def __call__(
+        self,
+        model: nn.Module,
+        points: torch.Tensor,
+        target: torch.Tensor,
+        category: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.masker is None:
+            return points, None
+        if self.kind == "random":
+            return self.masker(points)
+        rel = relevance(model, points, target, method=self.method, category=category)
+        return self.masker(points, rel)

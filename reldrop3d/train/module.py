@@ -1,0 +1,133 @@
+"""The Lightning module: one model, one task, optional input dropout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..data import batch_to_input
+from .input_dropout import InputDropout
+
+AUX_LOSS_WEIGHT = 0.001  # PointNet's feature-transform regulariser
+
+
+class PointCloudTask(L.LightningModule):
+    """Classification (``task="cls"``) or part segmentation (``task="partseg"``) of point clouds.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Takes (B, N, C) points (and the category, for partseg).
+    num_classes : int
+        Classes (cls) or categories (partseg).
+    task : {"cls", "partseg"}
+    num_parts : int
+        Part labels (partseg).
+    input_dropout : InputDropout, optional
+        Applied to every training batch after the geometric augmentation.
+    augment : callable, optional
+        Geometric augmentation of the (B, N, C) training batch.
+    lr, weight_decay, epochs : optimiser (Adam) and cosine schedule settings.
+    meta : dict
+        Stored in every checkpoint (see :mod:`reldrop3d.train.checkpoint`).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        num_classes: int,
+        task: str = "cls",
+        num_parts: int = 0,
+        input_dropout: InputDropout | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        epochs: int = 10,
+        meta: dict | None = None,
+        parts_of_class: dict[int, list[int]] | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.num_classes = num_classes
+        self.num_parts = num_parts
+        self.input_dropout = input_dropout or InputDropout("none")
+        self.augment = augment
+        self.lr, self.weight_decay, self.epochs = lr, weight_decay, epochs
+        self.meta = meta or {}
+        self.parts_of_class = parts_of_class or {}
+        k = num_parts if task == "partseg" else num_classes
+        self.val_acc = MulticlassAccuracy(k, average="micro")
+        self.val_macc = MulticlassAccuracy(k, average="macro")
+        if task == "partseg":
+            from ..eval.segmentation import PartIoU
+
+            self.val_iou = PartIoU(num_classes, num_parts, self.parts_of_class)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _split(self, batch):
+        x = batch_to_input(batch)
+        if self.task == "partseg":
+            return x, batch["parts"], batch["label"]
+        return x, batch["label"], None
+
+    def forward(self, x: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(x, category) if self.task == "partseg" else self.model(x)
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.task == "partseg":
+            logits = logits.transpose(1, 2)  # (B, P, N) for cross_entropy
+        loss = F.cross_entropy(logits, target)
+        aux = getattr(self.model, "aux_loss", None)
+        if isinstance(aux, torch.Tensor) and aux.requires_grad:
+            loss = loss + AUX_LOSS_WEIGHT * aux
+        return loss
+
+    # -- steps ---------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        x, target, category = self._split(batch)
+        if self.augment is not None:
+            x = self.augment(x)
+        x, mask = self.input_dropout(self.model, x, target, category)
+        logits = self(x, category)
+        loss = self._loss(logits, target)
+        bs = x.shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True)
+        if mask is not None:
+            self.log("train_drop_rate", mask.float().mean(), batch_size=bs, on_epoch=True, on_step=False)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, target, category = self._split(batch)
+        logits = self(x, category)
+        loss = self._loss(logits, target)
+        pred = logits.argmax(-1)
+        self.val_acc.update(pred.flatten(), target.flatten())
+        self.val_macc.update(pred.flatten(), target.flatten())
+        if self.task == "partseg":
+            self.val_iou.update(logits, target, category)
+        self.log("val_loss", loss, prog_bar=False, batch_size=x.shape[0], sync_dist=True)
+
+    def on_validation_epoch_end(self):
+        self.log("val_acc", self.val_acc.compute(), prog_bar=True, sync_dist=True)
+        self.log("val_macc", self.val_macc.compute(), sync_dist=True)
+        self.val_acc.reset()
+        self.val_macc.reset()
+        if self.task == "partseg":
+            inst, cls = self.val_iou.compute()
+            self.log("val_instance_miou", inst, prog_bar=True, sync_dist=True)
+            self.log("val_class_miou", cls, sync_dist=True)
+            self.val_iou.reset()
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.epochs), eta_min=self.lr * 0.01)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["reldrop3d"] = self.meta

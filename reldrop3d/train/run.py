@@ -1,0 +1,147 @@
+"""Build everything a run needs from a :class:`TrainConfig` and train."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader
+
+from ..data import PointCloudDataset, create_dataset
+from ..models import create_model
+from ..utils.io import atomic_write_text
+from .checkpoint import AtomicCheckpointIO
+from .config import TrainConfig
+from .input_dropout import InputDropout
+from .module import PointCloudTask
+
+log = logging.getLogger(__name__)
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[PointCloudDataset, PointCloudDataset]:
+    """Training and validation data sets of a run."""
+    kw = cfg.dataset_kwargs()
+    return create_dataset(cfg.data, "train", **kw), create_dataset(cfg.data, cfg.val_split, **kw)
+
+
+def build_model(cfg: TrainConfig, train_set: PointCloudDataset) -> tuple[torch.nn.Module, dict]:
+    """The model and the keyword arguments that rebuild it."""
+    kw = dict(num_classes=train_set.num_classes, in_channels=train_set.in_channels, **cfg.model_kwargs)
+    if cfg.task == "partseg":
+        if train_set.num_parts < 2:
+            raise ValueError(f"data set {cfg.data!r} has no part labels; partseg needs them")
+        kw.update(task="partseg", num_parts=train_set.num_parts)
+    return create_model(cfg.model, **kw), kw
+
+
+def geometric_augmentation():
+    """The default training augmentation on (B, N, C) batches (see reldrop3d.data.transforms)."""
+    from ..data.transforms import default_train_augmentation
+
+    return default_train_augmentation()
+
+
+def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask:
+    model, model_kwargs = build_model(cfg, train_set)
+    meta = {
+        "model": cfg.model,
+        "model_kwargs": model_kwargs,
+        "dataset": cfg.data,
+        "data_kwargs": cfg.dataset_kwargs(),
+        "classes": list(train_set.classes),
+        "num_points": cfg.num_points,
+        "use_normals": cfg.use_normals,
+        "task": cfg.task,
+        "num_parts": train_set.num_parts,
+        "parts_of_class": {int(k): list(v) for k, v in train_set.parts_of_class.items()},
+        "config": cfg.to_dict(),
+    }
+    dropout = InputDropout(
+        cfg.augment,
+        alpha=cfg.alpha,
+        beta=cfg.beta,
+        fill=cfg.fill,
+        p=cfg.mask_p,
+        max_ratio=cfg.dropout_max_ratio,
+        method=cfg.relevance_method,
+        mode=cfg.mask_mode,
+    )
+    return PointCloudTask(
+        model,
+        num_classes=train_set.num_classes,
+        task=cfg.task,
+        num_parts=train_set.num_parts,
+        input_dropout=dropout,
+        augment=geometric_augmentation() if cfg.geometric_augment else None,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        epochs=cfg.epochs,
+        meta=meta,
+        parts_of_class=train_set.parts_of_class,
+    )
+
+
+def make_loader(ds, cfg: TrainConfig, shuffle: bool) -> DataLoader:
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle and len(ds) > cfg.batch_size,
+        num_workers=cfg.num_workers,
+        persistent_workers=cfg.num_workers > 0,
+    )
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train (or resume) a run; returns the final validation metrics and the checkpoint paths.
+
+    Writes into ``cfg.out``: ``checkpoints/best.ckpt`` and ``last.ckpt`` (atomic),
+    ``metrics.csv`` (one row per logged step/epoch), ``config.json``.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    train_set, val_set = build_datasets(cfg)
+    task = build_task(cfg, train_set)
+    monitor = "val_instance_miou" if cfg.task == "partseg" else "val_acc"
+    ckpt_cb = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="best", monitor=monitor, mode="max", save_last=True
+    )
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        logger=CSVLogger(out, name="", version=""),
+        callbacks=[ckpt_cb],
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        limit_train_batches=cfg.max_steps_per_epoch or 1.0,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+        deterministic=False,
+    )
+    trainer.fit(
+        task,
+        make_loader(train_set, cfg, shuffle=True),
+        make_loader(val_set, cfg, shuffle=False),
+        ckpt_path=cfg.resume,
+    )
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    result = {
+        "metrics": metrics,
+        "best_checkpoint": ckpt_cb.best_model_path,
+        "last_checkpoint": os.path.join(out, "checkpoints", "last.ckpt"),
+        "out": str(out),
+    }
+    return result
