@@ -128,9 +128,10 @@ def fast_lrp(
 
         return hook
 
+    deferred = dict(getattr(model, "lrp_deferred_units", {}))
     try:
         for name, unit in units.items():
-            out_module = modules[unit.output_name]
+            out_module = modules[deferred.get(unit.output_name, unit.output_name)]
             if name in names:
                 handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
                 if config.input_rule == "flat":

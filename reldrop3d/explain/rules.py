@@ -16,9 +16,11 @@ from torch import nn
 
 
 def stabilize(z: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """``z + epsilon * sign(z)`` with sign(0) = +1 (zennit's convention): safe denominators."""
-    sign = (z >= 0).to(z.dtype) * 2 - 1
-    return z + epsilon * sign
+    """``z + epsilon * sign(z)``, sign(+0) = +1 as in zennit: safe denominators.
+
+    (``copysign`` gives -0.0 a negative sign, where zennit uses +1; a unit output of exactly -0.0
+    carries no relevance either way.)"""
+    return z + torch.copysign(torch.tensor(epsilon, dtype=z.dtype, device=z.device), z)
 
 
 class EpsilonScale(torch.autograd.Function):
@@ -34,7 +36,10 @@ class EpsilonScale(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         z, bias = ctx.saved_tensors
-        return grad * epsilon_ratio(z, ctx.epsilon, bias), None, None
+        den = z if bias is None else z - _channel_view(bias, z)
+        eps = torch.tensor(ctx.epsilon, dtype=z.dtype, device=z.device)
+        den = torch.copysign(eps, den).add_(den)  # stab(den), one new buffer
+        return grad.mul(z).div_(den), None, None
 
 
 def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -45,7 +50,8 @@ def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def epsilon_ratio(z: torch.Tensor, epsilon: float, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``z / stab(z - bias)``: the factor LRP-epsilon applies to the gradient at a unit output."""
     den = z if bias is None else z - _channel_view(bias, z)
-    return z / stabilize(den, epsilon)
+    eps = torch.tensor(epsilon, dtype=z.dtype, device=z.device)
+    return z / den.add(torch.copysign(eps, den))
 
 
 def epsilon_scale(
@@ -110,5 +116,8 @@ def flat_rule(
     w = torch.ones_like(module.weight)
     with torch.enable_grad():
         z = fn(ones, w)
-        (grad,) = torch.autograd.grad(z, ones, relevance_out / stabilize(z.detach(), stabilizer))
+        (grad,) = torch.autograd.grad(
+            z, ones, relevance_out / stabilize(z.detach(), stabilizer),
+            create_graph=relevance_out.requires_grad,
+        )
     return grad

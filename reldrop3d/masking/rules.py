@@ -25,19 +25,22 @@ def minmax_normalize(relevance: torch.Tensor) -> torch.Tensor:
 
     Returns
     -------
-    Tensor (B, *S) in [0, 1]. A constant sample maps to all zeros (no NaN); non-finite
-    relevance raises ValueError.
+    Tensor (B, *S) in [0, 1]. A constant sample maps to all zeros (no NaN). Non-finite relevance
+    raises ValueError on the CPU (on a GPU the check would cost a host round trip; NaN elements
+    are then never dropped).
     """
     if relevance.dim() < 2:
         raise ValueError(f"relevance must be (B, ...), got shape {tuple(relevance.shape)}")
-    flat = relevance.flatten(1).float()
-    lo = flat.amin(dim=1, keepdim=True)
-    span = flat.amax(dim=1, keepdim=True) - lo
-    # span == 0 (constant map): numerator is 0 as well, divide by 1 instead
-    out = (flat - lo) / torch.where(span > 0, span, torch.ones_like(span))
-    if not torch.isfinite(span).all():
+    flat = relevance.flatten(1)
+    if not flat.is_floating_point():
+        flat = flat.float()
+    lo, hi = torch.aminmax(flat, dim=1, keepdim=True)
+    span = hi - lo
+    if span.device.type == "cpu" and not torch.isfinite(span).all():
+        # checked on the CPU only: on a GPU this would be a host round trip per batch
         raise ValueError("relevance contains NaN or inf")
-    return out.view_as(relevance)
+    # a constant sample has span 0 and numerator 0: divide by a tiny number instead -> 0
+    return ((flat - lo) / span.clamp_min(torch.finfo(flat.dtype).tiny)).view_as(relevance)
 
 
 def reldrop_mask(
@@ -67,7 +70,8 @@ def reldrop_mask(
     check_unit_interval(alpha=alpha, beta=beta)
     r = minmax_normalize(relevance)
     u = torch.rand(r.shape, generator=generator, device=r.device, dtype=r.dtype)
-    return alpha * u + (1.0 - alpha) * r >= 1.0 - beta
+    # alpha * u + (1 - alpha) * r >= 1 - beta; r is a fresh tensor, scaled in place
+    return torch.add(r.mul_(1.0 - alpha), u, alpha=alpha) >= 1.0 - beta
 
 
 def expected_drop_rate(relevance_norm: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .attribution import is_attributing
+from .pooling import GlobalMaxPool
 from .registry import register_model
 
 
@@ -94,6 +95,7 @@ class PointNetEncoder(nn.Module):
         self.mlp1 = nn.Sequential(conv_block(in_channels, 64), conv_block(64, 64))
         self.feature_tnet = TNet(64) if feature_transform else None
         self.mlp2 = nn.Sequential(conv_block(64, 128), conv_block(128, global_dim, relu=False))
+        self.pool = GlobalMaxPool()
         self.global_dim = global_dim
 
     def forward(self, points: torch.Tensor):
@@ -123,7 +125,7 @@ class PointNetEncoder(nn.Module):
         if self.feature_tnet is not None:
             ft = self.feature_tnet(x)
             x = _apply_transform(x, ft)
-        g = self.mlp2(x).amax(dim=2)
+        g = self.pool(self.mlp2(x))
         return g, x, ft
 
 
@@ -158,6 +160,8 @@ class PointNet(nn.Module):
     """
 
     lrp_input_layers = ("encoder.mlp1.0.0",)
+    # the last encoder unit is max-pooled right away: apply its LRP rule on the pooled (B, 1024)
+    lrp_deferred_units = {"encoder.mlp2.1.1": "encoder.pool"}
 
     def __init__(
         self,

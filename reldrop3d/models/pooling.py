@@ -1,0 +1,22 @@
+"""Pooling modules. As modules (not bare ``torch.amax`` calls) they can be hooked by the LRP code."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GlobalMaxPool(nn.Module):
+    """Max over the last dimension: (B, C, N) -> (B, C).
+
+    For LRP, a max only routes relevance to the winning element, so the Epsilon rule of the unit
+    that feeds it may be applied *after* the pooling (on (B, C) instead of (B, C, N)): models
+    declare this with ``lrp_deferred_units = {unit_output_name: pool_name}``.
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=self.dim)

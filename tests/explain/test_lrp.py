@@ -1,0 +1,127 @@
+import pytest
+import torch
+from conftest import randomise_batchnorm
+
+from reldrop3d.explain import METHODS, LRPConfig, fast_lrp, relevance
+from reldrop3d.explain.zennit_lrp import zennit_lrp
+from reldrop3d.models import create_model
+
+
+def _small_eps_bn(model):
+    # zennit turns a merged BatchNorm into x / sqrt(1 + eps); a tiny eps makes it the identity
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eps = 1e-12
+    return model
+
+
+@pytest.mark.parametrize("name", ["pointnet", "pointnet_tnet"])
+@pytest.mark.parametrize("input_rule", ["flat", "epsilon"])
+@pytest.mark.parametrize("zero_bias", [False, True])
+def test_fast_lrp_matches_zennit(name, input_rule, zero_bias):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=5).double()
+    _small_eps_bn(randomise_batchnorm(model))
+    x = torch.randn(3, 200, 3, dtype=torch.float64)
+    t = torch.tensor([0, 2, 4])
+    cfg = LRPConfig(input_rule=input_rule, epsilon=1e-6, zero_bias=zero_bias)
+    fast = fast_lrp(model, x, t, config=cfg)
+    ref = zennit_lrp(model, x, t, config=cfg)
+    assert fast.shape == (3, 200)
+    torch.testing.assert_close(fast, ref, rtol=1e-6, atol=1e-7 * ref.abs().max().item())
+
+
+def test_fast_lrp_matches_zennit_on_trained_model_float32(trained_pointnet):
+    model, x, y = trained_pointnet
+    fast = fast_lrp(model, x, y)
+    ref = zennit_lrp(model, x, y)
+    # float32 and zennit's merged-BatchNorm rounding: agree to 1e-3 of the largest relevance
+    assert (fast - ref).abs().max() <= 1e-3 * ref.abs().max()
+
+
+@pytest.mark.parametrize("backend", [fast_lrp, zennit_lrp])
+@pytest.mark.parametrize("input_rule", ["flat", "epsilon"])
+def test_relevance_conservation_on_trained_model(trained_pointnet, backend, input_rule):
+    model, x, y = trained_pointnet
+    cfg = LRPConfig(input_rule=input_rule, zero_bias=True)
+    r = backend(model, x, y, config=cfg)
+    with torch.no_grad():
+        logit = model(x).gather(1, y[:, None]).squeeze(1)
+    torch.testing.assert_close(r.sum(1), logit, rtol=0.01, atol=0.01 * logit.abs().mean().item())
+
+
+def test_lrp_keeps_training_flags_and_leaves_no_hooks(trained_pointnet):
+    model, x, y = trained_pointnet
+    model.train()
+    model.head[1][3].eval()  # a submodule with its own flag
+    before = [m.training for m in model.modules()]
+    fast_lrp(model, x, y)
+    zennit_lrp(model, x, y)
+    assert [m.training for m in model.modules()] == before
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    model.eval()
+
+
+def test_lrp_uses_eval_statistics(trained_pointnet):
+    model, x, y = trained_pointnet
+    model.train()
+    r_train_flag = fast_lrp(model, x, y)
+    model.eval()
+    torch.testing.assert_close(r_train_flag, fast_lrp(model, x, y))
+
+
+def test_tnet_is_constant_during_attribution():
+    torch.manual_seed(0)
+    model = create_model("pointnet_tnet", num_classes=4).eval()
+    x = torch.randn(2, 64, 3)
+    fast_lrp(model, x, torch.tensor([0, 1]))
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_default_target_is_prediction(trained_pointnet):
+    model, x, _ = trained_pointnet
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    torch.testing.assert_close(fast_lrp(model, x), fast_lrp(model, x, pred))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_finite_and_nontrivial(trained_pointnet, method):
+    model, x, y = trained_pointnet
+    r = relevance(model, x, y, method=method)
+    assert r.shape == x.shape[:2] and torch.isfinite(r).all()
+    assert r.std(1).min() > 0
+    assert not r.requires_grad
+
+
+def test_differentiable_relevance_has_parameter_gradients(trained_pointnet):
+    model, x, y = trained_pointnet
+    r = fast_lrp(model, x, y, differentiable=True)
+    assert r.requires_grad
+    r[:, :10].sum().backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    model.zero_grad(set_to_none=True)
+
+
+def test_partseg_relevance_shape():
+    torch.manual_seed(0)
+    model = create_model("pointnet", num_classes=3, task="partseg", num_parts=6).eval()
+    x = torch.randn(2, 64, 3)
+    parts = torch.randint(0, 6, (2, 64))
+    r = relevance(model, x, parts, category=torch.tensor([0, 2]))
+    assert r.shape == (2, 64) and torch.isfinite(r).all()
+    with pytest.raises(ValueError, match="category"):
+        relevance(model, x, parts)
+
+
+def test_bad_inputs_raise(trained_pointnet):
+    model, x, y = trained_pointnet
+    with pytest.raises(ValueError, match="unknown relevance method"):
+        relevance(model, x, y, method="nope")
+    with pytest.raises(ValueError, match=r"\(B, N, C\)"):
+        fast_lrp(model, x[0], y)
+    with pytest.raises(ValueError, match="target"):
+        fast_lrp(model, x, y[:2])
+    with pytest.raises(ValueError, match="input_rule"):
+        LRPConfig(input_rule="gamma")
