@@ -1,0 +1,80 @@
+import math
+
+import pytest
+import torch
+
+from reldrop3d.data.transforms import (
+    Compose,
+    default_train_augmentation,
+    jitter,
+    normalize_unit_sphere,
+    random_rotate_y,
+    random_scale,
+    random_shift,
+    rotation_about_y,
+    shuffle_points,
+)
+
+
+@pytest.fixture
+def cloud():
+    gen = torch.Generator().manual_seed(0)
+    xyz = torch.randn(4, 100, 3, generator=gen) * 3 + 1
+    n = torch.randn(4, 100, 3, generator=gen)
+    return torch.cat([xyz, n / n.norm(dim=-1, keepdim=True)], -1)
+
+
+def test_normalize_unit_sphere_single_and_batched(cloud):
+    out = normalize_unit_sphere(cloud)
+    torch.testing.assert_close(out[..., :3].norm(dim=-1).amax(1), torch.ones(4))
+    assert out[..., :3].mean(1).abs().max() < 1e-5
+    torch.testing.assert_close(normalize_unit_sphere(cloud[0]), out[0])
+    torch.testing.assert_close(out[..., 3:], cloud[..., 3:])
+
+
+def test_rotation_keeps_norms_and_y_and_rotates_normals(cloud):
+    out = random_rotate_y(cloud, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(out[..., :3].norm(dim=-1), cloud[..., :3].norm(dim=-1))
+    torch.testing.assert_close(out[..., 1], cloud[..., 1])
+    # normals stay perpendicular-consistent: angle between point and normal is preserved
+    torch.testing.assert_close((out[..., :3] * out[..., 3:]).sum(-1), (cloud[..., :3] * cloud[..., 3:]).sum(-1))
+    r = rotation_about_y(torch.tensor([math.pi / 2]))
+    torch.testing.assert_close(torch.tensor([1.0, 0, 0]) @ r[0].T, torch.tensor([0.0, 0, -1.0]), atol=1e-6, rtol=0)
+
+
+def test_scale_range_and_anisotropic_normals(cloud):
+    gen = torch.Generator().manual_seed(2)
+    out = random_scale(cloud, 0.8, 1.25, generator=gen)
+    ratio = out[..., :3] / cloud[..., :3]
+    assert ratio.min() >= 0.8 - 1e-5 and ratio.max() <= 1.25 + 1e-5
+    out = random_scale(cloud, 0.5, 2.0, anisotropic=True, generator=gen)
+    torch.testing.assert_close(out[..., 3:].norm(dim=-1), torch.ones(4, 100))
+    with pytest.raises(ValueError):
+        random_scale(cloud, 1.5, 1.0)
+
+
+def test_shift_and_jitter_bounds(cloud):
+    d = random_shift(cloud, 0.1)[..., :3] - cloud[..., :3]
+    assert d.abs().max() <= 0.1 + 1e-6 and (d - d[:, :1]).abs().max() < 1e-5
+    j = jitter(cloud, 0.01, 0.05)[..., :3] - cloud[..., :3]
+    assert 0 < j.abs().max() <= 0.05 + 1e-6
+
+
+def test_shuffle_is_a_permutation(cloud):
+    out = shuffle_points(cloud, generator=torch.Generator().manual_seed(3))
+    assert not torch.equal(out, cloud)
+    torch.testing.assert_close(out.sort(1).values, cloud.sort(1).values)
+
+
+def test_compose_and_default_augmentation(cloud):
+    aug = default_train_augmentation(rotate=True)
+    out = aug(cloud[..., :3])
+    assert out.shape == (4, 100, 3) and torch.isfinite(out).all()
+    assert Compose([])(cloud) is cloud
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ValueError, match="expected points"):
+        jitter(torch.randn(2, 3, 4, 5))
+    with pytest.raises(ValueError, match="expected points"):
+        normalize_unit_sphere(torch.randn(10, 4))
