@@ -118,3 +118,24 @@ def check_points(x: torch.Tensor, name: str, dim: int | None = 3) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
     if x.shape[1] == 0:
         raise ValueError(f"{name} is an empty point cloud (N = 0)")
+
+
+def cluster_flat_batches(points: torch.Tensor, query: torch.Tensor):
+    """Flatten (B, N, 3) points and (B, M, 3) queries for torch-cluster.
+
+    Returns
+    -------
+    x : Tensor (B N, 3)
+    y : Tensor (B M, 3)
+    batch_x : LongTensor (B N,)
+    batch_y : LongTensor (B M,)
+    """
+    b, n, c = points.shape
+    m = query.shape[1]
+    ar = torch.arange(b, device=points.device)
+    return (
+        points.reshape(b * n, c).contiguous(),
+        query.reshape(b * m, c).contiguous(),
+        ar.repeat_interleave(n),
+        ar.repeat_interleave(m),
+    )

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 
 from reldrop3d.ops import farthest_point_sample, has_torch_cluster
 
-BACKENDS = ["torch", pytest.param("cluster", marks=pytest.mark.skipif(
-    not has_torch_cluster(), reason="torch-cluster not installed"))]
 needs_cluster = pytest.mark.skipif(not has_torch_cluster(), reason="torch-cluster not installed")
 
 
@@ -26,7 +24,6 @@ def _reference_fps(points: torch.Tensor, m: int, start: int) -> list[int]:
     return picked
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_matches_reference_loop(backend):
     g = torch.Generator().manual_seed(0)
     pts = torch.rand(3, 200, 3, generator=g)
@@ -36,7 +33,6 @@ def test_matches_reference_loop(backend):
         assert idx[b].tolist() == _reference_fps(pts[b], 50, 0)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_picks_are_distinct_and_start_is_honoured(backend):
     pts = torch.randn(4, 300, 3, generator=torch.Generator().manual_seed(1))
     start = torch.tensor([0, 5, 299, 17])
@@ -121,7 +117,6 @@ def test_cluster_backend_missing_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_cuda_matches_cpu(backend):
     pts = torch.rand(3, 2048, 3)
     cpu = farthest_point_sample(pts, 256, backend="torch")
