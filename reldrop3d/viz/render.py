@@ -1,0 +1,160 @@
+"""Back-end selection and the high-level PNG writers.
+
+``backend="auto"`` uses Open3D's offscreen renderer when ``open3d`` imports and a probe in a
+subprocess shows that the renderer works here (a broken GL/EGL stack can crash the process, so it
+is never tried in-process first); otherwise it falls back to matplotlib and says why, once. The
+environment variable ``RELDROP3D_RENDER_BACKEND`` (``open3d`` | ``matplotlib``) overrides ``auto``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..utils.io import atomic_path
+from .arrays import as_points, as_values
+from .colors import DEFAULT_CMAP, relevance_colors, relevance_scale
+from .figure import Colorbar, FigureSpec, Panel, compose
+
+BACKENDS = ("auto", "open3d", "matplotlib")
+_fallback_reported = False
+
+
+def resolve_backend(backend: str = "auto", quiet: bool = False) -> str:
+    """The concrete back end for ``backend``: ``"open3d"`` or ``"matplotlib"``.
+
+    Raises
+    ------
+    RuntimeError
+        ``backend="open3d"`` was asked for but Open3D's renderer cannot run here (with why).
+    """
+    global _fallback_reported
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown render backend {backend!r}; choose from {BACKENDS}")
+    if backend == "auto":
+        backend = os.environ.get("RELDROP3D_RENDER_BACKEND", "auto") or "auto"
+        if backend not in BACKENDS:
+            raise ValueError(f"RELDROP3D_RENDER_BACKEND={backend!r}; choose from {BACKENDS}")
+    if backend == "matplotlib":
+        return backend
+    from .render_o3d import open3d_status
+
+    ok, why = open3d_status()
+    if ok:
+        return "open3d"
+    if backend == "open3d":
+        raise RuntimeError(f"Open3D renderer unavailable: {why}")
+    if not quiet and not _fallback_reported:
+        print(f"reldrop3d.viz: rendering with matplotlib ({why})", file=sys.stderr)
+        _fallback_reported = True
+    return "matplotlib"
+
+
+def render_figure(spec: FigureSpec, backend: str = "auto") -> np.ndarray:
+    """Render a :class:`FigureSpec` to an RGB image (height, width, 3) uint8."""
+    name = resolve_backend(backend)
+    if name == "open3d":
+        from .render_o3d import draw_points_o3d as draw
+    else:
+        from .render_mpl import draw_points_mpl as draw
+    return compose(spec, draw)
+
+
+def save_png(image: np.ndarray, path) -> Path:
+    """Write an RGB uint8 image (H, W, 3) to ``path`` atomically; returns the path."""
+    from PIL import Image
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
+    return path
+
+
+def render_figure_png(spec: FigureSpec, path, backend: str = "auto") -> Path:
+    """Render a :class:`FigureSpec` and write it as PNG."""
+    return save_png(render_figure(spec, backend), path)
+
+
+def relevance_figure(
+    points,
+    relevance,
+    title: str | None = None,
+    width: int = 640,
+    height: int = 512,
+    cmap: str = DEFAULT_CMAP,
+    symmetric: bool = True,
+    point_size: float | None = None,
+    camera=None,
+    elev: float = 25.0,
+    azim: float = 35.0,
+    up: str = "y",
+) -> FigureSpec:
+    """The :class:`FigureSpec` of one cloud coloured by relevance, with a colour bar."""
+    xyz = as_points(points)
+    r = as_values(relevance, len(xyz))
+    vmin, vmax = relevance_scale(r, symmetric)
+    panel = Panel(xyz, relevance_colors(r, cmap, symmetric),
+                  point_size=point_size or default_point_size(len(xyz), width, height),
+                  camera=camera)
+    return FigureSpec([panel], width, height, title=title,
+                      colorbar=Colorbar(cmap, vmin, vmax), elev=elev, azim=azim, up=up)
+
+
+def default_point_size(n: int, width: int, height: int) -> float:
+    """A point diameter (px) that covers a surface sampled with ``n`` points without clutter."""
+    return float(np.clip(0.9 * min(width, height) / np.sqrt(max(n, 1)) * 0.5, 2.0, 9.0))
+
+
+def render_relevance_png(
+    points,
+    relevance,
+    path,
+    title: str | None = None,
+    backend: str = "auto",
+    width: int = 640,
+    height: int = 512,
+    cmap: str = DEFAULT_CMAP,
+    symmetric: bool = True,
+    point_size: float | None = None,
+    camera=None,
+    elev: float = 25.0,
+    azim: float = 35.0,
+    up: str = "y",
+) -> Path:
+    """Render one cloud coloured by its relevance to a PNG (no display needed).
+
+    Parameters
+    ----------
+    points : Tensor or ndarray (N, 3) or (N, C>=3)
+        xyz (extra channels ignored).
+    relevance : Tensor or ndarray (N,)
+        Signed relevance; diverging colour map, zero = neutral colour.
+    path : str or Path
+        Output PNG (written atomically; parent folders created).
+    title : str, optional
+    backend : {"auto", "open3d", "matplotlib"}
+    width, height : int
+        Size of the PNG in pixels (the colour bar takes a band on the right).
+    cmap : str
+        Diverging matplotlib colour map.
+    symmetric : bool
+        Normalise by ``max|R|`` (see :func:`reldrop3d.viz.colors.relevance_colors`).
+    point_size : float, optional
+        Point diameter in pixels (default: from N and the image size).
+    camera : Camera, optional
+        Fixed camera (default: fitted to the cloud from ``elev``/``azim``).
+    elev, azim : float
+        View direction in degrees.
+    up : {"y", "z", "x"}
+        Up axis of the data.
+
+    Returns
+    -------
+    Path of the PNG.
+    """
+    spec = relevance_figure(points, relevance, title, width, height, cmap, symmetric, point_size,
+                            camera, elev, azim, up)
+    return render_figure_png(spec, path, backend)
