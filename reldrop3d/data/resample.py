@@ -1,0 +1,111 @@
+"""Pick a fixed number of points from clouds of any size: first N, farthest point sampling, random.
+
+Farthest point sampling runs batched over shapes with :func:`reldrop3d.ops.farthest_point_sample`
+(clouds of different sizes are padded with copies of their first point, which FPS never picks
+before every real point, so the indices stay inside each cloud).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..ops import farthest_point_sample
+from .base import DataError
+
+SAMPLINGS = ("first", "fps", "random")
+
+
+def check_sampling(sampling: str, allowed: Sequence[str] = SAMPLINGS, where: str = "") -> None:
+    """Raise ``ValueError`` unless ``sampling`` is one of ``allowed``."""
+    if sampling not in allowed:
+        raise ValueError(f"{where}sampling must be one of {tuple(allowed)}, got {sampling!r}")
+
+
+def shape_rng(seed: int, index: int) -> np.random.Generator:
+    """Independent, reproducible random stream of the shape at position ``index``."""
+    return np.random.default_rng([int(seed), int(index)])
+
+
+def select_points(
+    clouds: Sequence[np.ndarray],
+    num_points: int,
+    sampling: str,
+    *,
+    seed: int = 0,
+    indices: Sequence[int] | None = None,
+    paths: Sequence[str | Path] | None = None,
+    allow_fewer: bool = False,
+) -> np.ndarray:
+    """Reduce every cloud to ``num_points`` rows.
+
+    Parameters
+    ----------
+    clouds : sequence of ndarray (R_i, C)
+        Rows are points; the first three columns are xyz (FPS uses them), the rest (normals,
+        part ids, ...) travel along.
+    num_points : int
+        N.
+    sampling : {"first", "fps", "random"}
+        ``first``: rows 0..N-1; ``fps``: farthest point sampling from row 0 (batched, torch);
+        ``random``: N distinct rows drawn uniformly.
+    seed : int
+        Seed of ``random`` (and of the padding when ``allow_fewer``).
+    indices : sequence of int, optional
+        Positions of the clouds in their data set (default 0..B-1): each shape draws from
+        its own stream :func:`shape_rng`, so results do not depend on chunking.
+    paths : sequence of path, optional
+        Named in errors.
+    allow_fewer : bool
+        A cloud with R < N rows keeps all its rows plus N - R drawn again with replacement;
+        when False such a cloud raises :class:`DataError`.
+
+    Returns
+    -------
+    ndarray (B, N, C), the dtype of the clouds
+    """
+    check_sampling(sampling)
+    if num_points < 1:
+        raise ValueError(f"num_points must be >= 1, got {num_points}")
+    if not len(clouds):
+        raise ValueError("no clouds given")
+    indices = list(range(len(clouds))) if indices is None else list(indices)
+    out = np.empty((len(clouds), num_points, clouds[0].shape[1]), dtype=clouds[0].dtype)
+    fps_rows = []
+    for b, cloud in enumerate(clouds):
+        r = len(cloud)
+        if r < num_points:
+            if not allow_fewer:
+                name = paths[b] if paths is not None else f"cloud {indices[b]}"
+                raise DataError(f"{name}: has {r} points, fewer than num_points={num_points}")
+            if r == 0:
+                name = paths[b] if paths is not None else f"cloud {indices[b]}"
+                raise DataError(f"{name}: has no points")
+            extra = shape_rng(seed, indices[b]).integers(0, r, num_points - r)
+            out[b] = cloud[np.concatenate([np.arange(r), extra])]
+        elif sampling == "first":
+            out[b] = cloud[:num_points]
+        elif sampling == "random":
+            out[b] = cloud[shape_rng(seed, indices[b]).choice(r, num_points, replace=False)]
+        else:
+            fps_rows.append(b)
+    if fps_rows:
+        xyz = pad_clouds([clouds[b][:, :3] for b in fps_rows])
+        idx = farthest_point_sample(torch.from_numpy(xyz).float(), num_points).numpy()
+        for j, b in enumerate(fps_rows):
+            out[b] = clouds[b][idx[j]]
+    return out
+
+
+def pad_clouds(clouds: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack clouds (R_i, C) into (B, max R_i, C), padding each with copies of its row 0."""
+    rmax = max(len(c) for c in clouds)
+    out = np.empty((len(clouds), rmax, clouds[0].shape[1]), dtype=clouds[0].dtype)
+    for b, c in enumerate(clouds):
+        out[b, : len(c)] = c
+        out[b, len(c):] = c[0]
+    return out
+
