@@ -118,14 +118,14 @@ def test_torch_and_cluster_backends_give_the_same_model_output():
         torch.testing.assert_close(a(x, cat), b(x, cat))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(in_channels=4), "3 \\(xyz\\) or 6"),
-    (dict(task="detect"), "task"),
-    (dict(task="partseg", num_parts=1), "num_parts"),
-])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        create_model("pointnet2_ssg", num_classes=3, **kwargs)
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_arguments(name):
+    with pytest.raises(ValueError, match="3 \\(xyz\\) or 6"):
+        create_model(name, num_classes=3, in_channels=4)
+    with pytest.raises(ValueError, match="grouping"):
+        reldrop3d.models.pointnet2.PointNet2(3, grouping="xsg")
+    with pytest.raises(ValueError, match="num_parts"):
+        create_model(name, num_classes=3, task="partseg")
 
 
 def test_bad_inputs():
