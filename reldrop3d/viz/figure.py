@@ -85,6 +85,7 @@ class FigureSpec:
     elev: float = 25.0
     azim: float = 35.0
     up: str = "y"
+    shared_camera: bool = False  # one camera fitted to all panels' points (synchronised views)
 
     def __post_init__(self):
         if not self.panels:
@@ -129,10 +130,16 @@ def layout_figure(spec: FigureSpec) -> list[Rect]:
             f"image {spec.width}x{spec.height} is too small for {len(spec.panels)} panels"
         )
     rects = []
+    shared = None
+    if spec.shared_camera:
+        union = np.concatenate([p.points for p in spec.panels])
+        shared = _fit(union, Rect(0, 0, cell_w, cell_h - sub), spec)
     for i, panel in enumerate(spec.panels):
         r, c = divmod(i, cols)
         rect = Rect(c * cell_w, top + r * cell_h + sub, cell_w, cell_h - sub)
         rects.append(rect)
+        if shared is not None and panel.camera is None:
+            panel.camera = shared
         if panel.camera is None or (panel.camera.width, panel.camera.height) != (rect.w, rect.h):
             panel.camera = (
                 panel.camera.with_size(rect.w, rect.h)

@@ -1,0 +1,436 @@
+"""The viewer's scene state, independent of any window: which sample, which view mode, which
+target class, which models, and the colours that follow. The interactive viewer
+(``viewers/relevance_viewer.py``) and ``reldrop3d render`` both draw what :meth:`ViewerState.panels`
+returns, so everything but the window itself is unit-tested here.
+
+Pieces
+------
+- a *source* of samples: :class:`DatasetSource` (a reldrop3d data set) or :class:`FileSource`
+  (point-cloud files, see :mod:`reldrop3d.viz.io`);
+- zero, one or two :class:`Explainer` s (a model, its relevance method and a RelDrop rule);
+- :class:`ViewerState`: the current sample/mode/target, navigation, cached explanations and the
+  per-panel points, colours and captions (:class:`PanelView`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .arrays import as_points, to_numpy
+from .colors import (
+    DEFAULT_CMAP,
+    DROPPED_COLOR,
+    KEPT_COLOR,
+    label_colors,
+    mask_colors,
+    relevance_colors,
+    relevance_scale,
+)
+
+
+class Mode(str, Enum):
+    """What the points' colours show."""
+
+    RELEVANCE = "relevance"  # all points, diverging relevance colours
+    MASKED = "masked"  # only the points RelDrop keeps, relevance colours
+    DROPPED = "dropped"  # all points, dropped ones highlighted
+    PARTS = "parts"  # part labels
+
+    def describe(self) -> str:
+        return {"relevance": "relevance", "masked": "RelDrop-masked (kept points)",
+                "dropped": "dropped points highlighted", "parts": "part labels"}[self.value]
+
+
+@dataclass
+class Sample:
+    """One cloud to look at.
+
+    Attributes
+    ----------
+    points : ndarray float32 (N, C)
+        Model input (xyz, or xyz + normals).
+    label : int or None
+        True class.
+    parts : ndarray int (N,) or None
+    relevance : ndarray (N,) or None
+        Stored relevance (e.g. read from a PLY), used when no model is loaded.
+    name : str
+    """
+
+    points: np.ndarray
+    label: int | None = None
+    parts: np.ndarray | None = None
+    relevance: np.ndarray | None = None
+    name: str = ""
+
+
+class DatasetSource:
+    """Samples of a reldrop3d data set (``points`` [+ ``normals``], ``label``, ``parts``)."""
+
+    def __init__(self, dataset):
+        if len(dataset) == 0:
+            raise ValueError(f"data set {getattr(dataset, 'name', dataset)!r} is empty")
+        self.dataset = dataset
+        self.classes = list(getattr(dataset, "classes", []))
+        self.part_names = list(getattr(dataset, "part_names", []))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> Sample:
+        s = self.dataset[i]
+        pts = to_numpy(s["points"]).astype(np.float32)
+        if "normals" in s:
+            pts = np.concatenate([pts, to_numpy(s["normals"]).astype(np.float32)], axis=1)
+        parts = to_numpy(s["parts"]).astype(np.int64) if "parts" in s else None
+        label = int(to_numpy(s["label"])) if "label" in s else None
+        return Sample(pts, label, parts, None, f"{getattr(self.dataset, 'name', 'data')}[{i}]")
+
+
+class FileSource:
+    """Point-cloud files (``.ply``, ``.pcd``, ``.off``, ``.txt``, ``.npy``, ...), read lazily.
+
+    Scalar properties ``relevance`` and ``part``/``label`` of the file are used as stored
+    relevance and part labels. With ``with_normals`` the model input is xyz + the file's normals.
+    """
+
+    def __init__(self, paths: Sequence, with_normals: bool = False, mesh_samples: int = 2048):
+        from pathlib import Path
+
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise ValueError("no point-cloud files given")
+        self.with_normals = with_normals
+        self.mesh_samples = mesh_samples
+        self.classes: list[str] = []
+        self.part_names: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Sample:
+        from .io import read_point_cloud
+
+        path = self.paths[i]
+        cloud = read_point_cloud(path, mesh_samples=self.mesh_samples)
+        pts = cloud["points"]
+        if self.with_normals:
+            if "normals" not in cloud:
+                raise ValueError(f"{path}: the model needs normals but the file has none")
+            pts = np.concatenate([pts, cloud["normals"]], axis=1)
+        sc = cloud["scalars"]
+        parts = next((sc[k] for k in ("part", "parts", "label") if k in sc), None)
+        return Sample(pts.astype(np.float32), None,
+                      None if parts is None else np.asarray(parts).astype(np.int64),
+                      sc.get("relevance"), path.name)
+
+
+@dataclass
+class Explained:
+    """A model's view of one sample: prediction, relevance of ``target`` and a RelDrop mask."""
+
+    pred: int
+    target: int
+    relevance: np.ndarray
+    mask: np.ndarray
+    probs: np.ndarray
+
+
+RelevanceFn = Callable[..., "object"]
+
+
+class Explainer:
+    """A model, its relevance method and the RelDrop rule whose mask the viewer shows.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier taking (B, N, C) points, returning logits (B, K).
+    name : str
+        Shown in captions (e.g. the checkpoint's file name).
+    method : str
+        Relevance method of :func:`reldrop3d.explain.relevance`.
+    alpha, beta : float
+        RelDrop parameters of the mask.
+    seed : int
+        The mask of sample ``i`` is drawn from a generator seeded with ``(seed, i)``, so it is the
+        same every time the sample is shown.
+    relevance_fn : callable, optional
+        ``(model, points (B,N,C), target (B,), method) -> (B, N)``; default
+        :func:`reldrop3d.explain.relevance`.
+    """
+
+    def __init__(self, model, name: str = "model", method: str = "lrp", alpha: float = 0.5,
+                 beta: float = 0.5, seed: int = 0, relevance_fn: RelevanceFn | None = None):
+        from ..masking import RelDrop
+
+        self.model = model.eval()
+        self.name, self.method, self.seed = name, method, seed
+        self.masker = RelDrop(alpha, beta)
+        if relevance_fn is None:
+            from ..explain import relevance as relevance_fn
+        self.relevance_fn = relevance_fn
+
+    def __call__(self, points: np.ndarray, target: int | None, index: int = 0) -> Explained:
+        """Explain one cloud (N, C); ``target`` None = the predicted class."""
+        import torch
+
+        x = torch.as_tensor(np.ascontiguousarray(points), dtype=torch.float32)[None]
+        with torch.no_grad():
+            logits = self.model(x)
+        if logits.dim() != 2:
+            shape = tuple(logits.shape)
+            raise ValueError(f"{self.name}: expected class logits (B, K), got {shape}")
+        probs = torch.softmax(logits.float(), -1)[0]
+        pred = int(probs.argmax())
+        t = pred if target is None else int(target)
+        if not 0 <= t < probs.numel():
+            raise ValueError(f"target class {t} out of range for {probs.numel()} classes")
+        r = self.relevance_fn(self.model, x, torch.tensor([t]), method=self.method)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        mask = self.masker.mask(r.detach().float(), gen)
+        return Explained(pred, t, to_numpy(r[0]).astype(np.float64), to_numpy(mask[0]).astype(bool),
+                         to_numpy(probs).astype(np.float64))
+
+
+@dataclass
+class PanelView:
+    """What one panel shows (one per explainer, or one without a model)."""
+
+    points: np.ndarray
+    colors: np.ndarray
+    title: str
+    lines: list[str] = field(default_factory=list)
+    colorbar: tuple[float, float] | None = None
+    legend: list[tuple[str, tuple]] = field(default_factory=list)
+
+
+class ViewerState:
+    """Navigation state and scene contents of the relevance viewer.
+
+    Parameters
+    ----------
+    source : DatasetSource or FileSource (anything with ``len`` and ``[i] -> Sample``)
+    explainers : list of Explainer
+        0 (show stored relevance / part labels only), 1, or 2 (side by side).
+    classes : list of str, optional
+        Class names (default: the source's).
+    mode : Mode
+    cmap : str
+    symmetric : bool
+    cache_size : int
+        Explanations kept (sample, model, target).
+    """
+
+    def __init__(self, source, explainers: Sequence[Explainer] = (), classes=None,
+                 mode: Mode = Mode.RELEVANCE, cmap: str = DEFAULT_CMAP, symmetric: bool = True,
+                 cache_size: int = 64):
+        if len(explainers) > 2:
+            raise ValueError(f"at most two models side by side, got {len(explainers)}")
+        self.source = source
+        self.explainers = list(explainers)
+        self.classes = list(classes if classes is not None else getattr(source, "classes", []))
+        self.part_names = list(getattr(source, "part_names", []))
+        self.cmap, self.symmetric = cmap, symmetric
+        self.index = 0
+        self.target: int | None = None  # None = each model's predicted class
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._sample: tuple[int, Sample] | None = None
+        self.mode = Mode(mode)
+        if self.mode not in self.available_modes():
+            raise ValueError(f"mode {self.mode.value!r} is not available for this source/model")
+
+    # --- navigation -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def set_index(self, i: int) -> None:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {i} out of range (0..{len(self) - 1})")
+        self.index = i % len(self)
+        if self.mode not in self.available_modes():
+            self.mode = Mode.RELEVANCE
+
+    def next_sample(self, step: int = 1) -> None:
+        self.set_index((self.index + step) % len(self))
+
+    def prev_sample(self) -> None:
+        self.next_sample(-1)
+
+    @property
+    def num_classes(self) -> int:
+        if self.classes:
+            return len(self.classes)
+        if self.explainers:
+            return len(self.explain(0).probs)
+        return 0
+
+    def next_target(self, step: int = 1) -> None:
+        """Cycle the explained class: predicted -> 0 -> 1 -> ... -> K-1 -> predicted."""
+        k = self.num_classes
+        if k == 0:
+            return
+        pos = 0 if self.target is None else self.target + 1  # predicted is position 0
+        pos = (pos + step) % (k + 1)
+        self.target = None if pos == 0 else pos - 1
+
+    def prev_target(self) -> None:
+        self.next_target(-1)
+
+    def available_modes(self) -> list[Mode]:
+        modes = [Mode.RELEVANCE]
+        if self.explainers:
+            modes += [Mode.MASKED, Mode.DROPPED]
+        if self.sample().parts is not None:
+            modes.append(Mode.PARTS)
+        return modes
+
+    def set_mode(self, mode) -> None:
+        mode = Mode(mode)
+        if mode not in self.available_modes():
+            raise ValueError(f"mode {mode.value!r} is not available here "
+                             f"(available: {[m.value for m in self.available_modes()]})")
+        self.mode = mode
+
+    def cycle_mode(self, step: int = 1) -> None:
+        modes = self.available_modes()
+        i = modes.index(self.mode) if self.mode in modes else 0
+        self.mode = modes[(i + step) % len(modes)]
+
+    # --- contents -------------------------------------------------------------------------
+    def sample(self) -> Sample:
+        if self._sample is None or self._sample[0] != self.index:
+            self._sample = (self.index, self.source[self.index])
+        return self._sample[1]
+
+    def explain(self, k: int) -> Explained:
+        """Explanation of the current sample by explainer ``k`` (cached)."""
+        key = (self.index, k, self.target)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        result = self.explainers[k](self.sample().points, self.target, self.index)
+        self._cache[key] = result
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def class_name(self, c: int | None) -> str:
+        if c is None:
+            return "?"
+        return self.classes[c] if 0 <= c < len(self.classes) else str(c)
+
+    def panels(self) -> list[PanelView]:
+        """One :class:`PanelView` per explainer (or one for the sample alone)."""
+        s = self.sample()
+        xyz = as_points(s.points)
+        if not self.explainers:
+            return [self._panel(xyz, s, s.relevance, None, s.name, [])]
+        out = []
+        for k, ex in enumerate(self.explainers):
+            e = self.explain(k)
+            lines = [f"true: {self.class_name(s.label)}",
+                     f"predicted: {self.class_name(e.pred)} ({e.probs[e.pred]:.0%})",
+                     f"explained: {self.class_name(e.target)}"
+                     + (" (predicted)" if self.target is None else ""),
+                     f"RelDrop drops {int(e.mask.sum())}/{len(e.mask)}"]
+            out.append(self._panel(xyz, s, e.relevance, e.mask, ex.name, lines))
+        return out
+
+    def _panel(self, xyz, s: Sample, relevance, mask, title, lines) -> PanelView:
+        mode = self.mode
+        if mode is Mode.PARTS:
+            ids = np.unique(s.parts)
+            legend = [(self.part_names[i] if 0 <= i < len(self.part_names) else f"part {i}",
+                       tuple(label_colors(np.array([i]))[0])) for i in ids[:12]]
+            return PanelView(xyz, label_colors(s.parts), title, lines, None, legend)
+        if mode is Mode.DROPPED:
+            legend = [("dropped", DROPPED_COLOR), ("kept", KEPT_COLOR)]
+            return PanelView(xyz, mask_colors(mask), title, lines, None, legend)
+        if relevance is None:  # no model and no stored relevance: neutral colours
+            relevance = np.zeros(len(xyz))
+        colors = relevance_colors(relevance, self.cmap, self.symmetric)
+        scale = relevance_scale(relevance, self.symmetric)
+        if mode is Mode.MASKED:
+            keep = ~mask
+            if not keep.any():
+                raise ValueError("RelDrop dropped every point of this sample; nothing to show")
+            return PanelView(xyz[keep], colors[keep], title, lines, scale)
+        return PanelView(xyz, colors, title, lines, scale)
+
+    def status(self) -> str:
+        """One line describing the state (window title / console)."""
+        tgt = "predicted" if self.target is None else self.class_name(self.target)
+        return (f"sample {self.index + 1}/{len(self)} ({self.sample().name}) | "
+                f"mode: {self.mode.describe()} | target: {tgt}")
+
+
+def views_figure(
+    views: Sequence[PanelView],
+    width: int,
+    height: int,
+    title: str | None = None,
+    columns: int | None = None,
+    cmap: str = DEFAULT_CMAP,
+    point_size: float | None = None,
+    captions: bool = True,
+    elev: float = 25.0,
+    azim: float = 35.0,
+    up: str = "y",
+):
+    """A :class:`~reldrop3d.viz.figure.FigureSpec` of panel views with one shared camera.
+
+    With one relevance panel the colour bar shows its values; with several, each panel is
+    normalised on its own and the bar shows ``R / max|R|``. Legends of the views are merged.
+    """
+    from .figure import Colorbar, FigureSpec, Panel
+    from .render import default_point_size
+
+    if not views:
+        raise ValueError("nothing to draw: no panel views")
+    columns = columns or len(views)
+    cols = min(columns, len(views))
+    rows = -(-len(views) // cols)
+    n_max = max(len(v.points) for v in views)
+    size = point_size or default_point_size(n_max, width // cols, height // rows)
+    panels = []
+    for v in views:
+        caption = v.title
+        if captions and v.lines:
+            caption = f"{v.title}: " + ", ".join(v.lines[:2]) if v.title else ", ".join(v.lines[:2])
+        panels.append(Panel(v.points, v.colors, title=caption or None, point_size=size))
+    bars = [v.colorbar for v in views if v.colorbar is not None]
+    colorbar = None
+    if len(bars) == 1:
+        colorbar = Colorbar(cmap, *bars[0])
+    elif bars:
+        colorbar = Colorbar(cmap, -1.0, 1.0, "relevance / max|R|")
+    legend, seen = [], set()
+    for v in views:
+        for lab, c in v.legend:
+            if lab not in seen:
+                seen.add(lab)
+                legend.append((lab, c))
+    return FigureSpec(panels, width, height, columns=cols, title=title, colorbar=colorbar,
+                      legend=legend, elev=elev, azim=azim, up=up, shared_camera=True)
+
+
+def mode_views(state: ViewerState, modes: Sequence[Mode], explainer: int = 0) -> list[PanelView]:
+    """The current sample seen in several modes (e.g. before/after masking), one model."""
+    saved = state.mode
+    out = []
+    try:
+        for m in modes:
+            state.set_mode(m)
+            view = state.panels()[explainer]
+            view.title = Mode(m).describe()
+            out.append(view)
+    finally:
+        state.mode = saved
+    return out
