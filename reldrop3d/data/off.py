@@ -91,12 +91,12 @@ def _vertices(lines: list[str], path: Path) -> np.ndarray:
     out = np.empty((n, 3))
     for i, ln in enumerate(lines):
         tok = ln.split()
+        if len(tok) < 3:
+            raise DataError(f"{path}: vertex row {i + 1} has {len(tok)} values, need 3")
         try:
             out[i] = [float(t) for t in tok[:3]]
         except ValueError:
             raise DataError(f"{path}: malformed vertex row {i + 1}: {ln[:60]!r}") from None
-        if len(tok) < 3:
-            raise DataError(f"{path}: vertex row {i + 1} has {len(tok)} values, need 3")
     return out
 
 
