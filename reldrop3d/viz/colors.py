@@ -19,7 +19,7 @@ DEFAULT_CMAP = "bwr"
 #: Colour of dropped points in the "dropped highlighted" view.
 DROPPED_COLOR = (0.05, 0.85, 0.15)
 #: Colour of kept points in the "dropped highlighted" view.
-KEPT_COLOR = (0.72, 0.72, 0.72)
+KEPT_COLOR = (0.42, 0.42, 0.46)
 _LUT_SIZE = 1024
 
 

@@ -18,6 +18,9 @@ import numpy as np
 from .arrays import as_points
 from .camera import Camera
 
+#: Viewport background: light grey, so that points of (near) zero relevance, drawn in the
+#: diverging map's white centre, stay visible.
+BACKGROUND = (0.84, 0.84, 0.84)
 TITLE_BAND = 30  # px
 PANEL_TITLE_BAND = 22  # px
 DPI = 100
@@ -86,6 +89,8 @@ class FigureSpec:
     azim: float = 35.0
     up: str = "y"
     shared_camera: bool = False  # one camera fitted to all panels' points (synchronised views)
+    camera_groups: Sequence[int] | None = None  # panels of a group share one fitted camera
+    background: Sequence[float] = BACKGROUND  # viewport colour (RGB in [0, 1])
 
     def __post_init__(self):
         if not self.panels:
@@ -130,16 +135,24 @@ def layout_figure(spec: FigureSpec) -> list[Rect]:
             f"image {spec.width}x{spec.height} is too small for {len(spec.panels)} panels"
         )
     rects = []
-    shared = None
-    if spec.shared_camera:
-        union = np.concatenate([p.points for p in spec.panels])
-        shared = _fit(union, Rect(0, 0, cell_w, cell_h - sub), spec)
+    groups = spec.camera_groups
+    if groups is None and spec.shared_camera:
+        groups = [0] * len(spec.panels)
+    shared = {}
+    if groups is not None:
+        if len(groups) != len(spec.panels):
+            raise ValueError(
+                f"camera_groups has {len(groups)} entries for {len(spec.panels)} panels"
+            )
+        for g in set(groups):
+            union = np.concatenate([p.points for p, q in zip(spec.panels, groups) if q == g])
+            shared[g] = _fit(union, Rect(0, 0, cell_w, cell_h - sub), spec)
     for i, panel in enumerate(spec.panels):
         r, c = divmod(i, cols)
         rect = Rect(c * cell_w, top + r * cell_h + sub, cell_w, cell_h - sub)
         rects.append(rect)
-        if shared is not None and panel.camera is None:
-            panel.camera = shared
+        if groups is not None and panel.camera is None:
+            panel.camera = shared[groups[i]]
         if panel.camera is None or (panel.camera.width, panel.camera.height) != (rect.w, rect.h):
             panel.camera = (
                 panel.camera.with_size(rect.w, rect.h)
@@ -157,7 +170,7 @@ def _fit(points, rect: Rect, spec: FigureSpec) -> Camera:
 
 #: draws the points of one panel; ``(figure, axes, panel, rect) -> image or None``. A back end
 #: that draws into the matplotlib axes returns None; one that renders elsewhere returns an
-#: (h, w, 3) uint8 image that is pasted into the viewport.
+#: (h, w, 3) uint8 image that is pasted into the viewport (background: ``axes.get_facecolor()``).
 DrawFn = Callable[..., "np.ndarray | None"]
 
 
@@ -175,14 +188,20 @@ def compose(spec: FigureSpec, draw: DrawFn) -> np.ndarray:
         ax = fig.add_axes(rect.fraction(spec.width, spec.height))
         ax.set_xlim(0, rect.w)
         ax.set_ylim(rect.h, 0)
-        ax.set_axis_off()
+        ax.set_facecolor(tuple(spec.background))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
         image = draw(fig, ax, panel, rect)
         if image is not None:
             pasted.append((rect, image))
         if panel.title:
+            # shrink long captions to the panel's width (~0.6 em per character)
+            fits = rect.w / (0.6 * len(panel.title) * DPI / 72)
             fig.text((rect.x + rect.w / 2) / spec.width,
                      1.0 - (rect.y - PANEL_TITLE_BAND / 2) / spec.height, panel.title,
-                     ha="center", va="center", fontsize=fontsize * 0.9)
+                     ha="center", va="center", fontsize=max(5.0, min(fontsize * 0.9, fits)))
     if spec.title:
         fig.text(0.5, 1.0 - TITLE_BAND / 2 / spec.height, spec.title, ha="center", va="center",
                  fontsize=fontsize)

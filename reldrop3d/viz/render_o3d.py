@@ -136,7 +136,15 @@ def get_renderer(width: int, height: int):
     return renderer, size
 
 
-def render_panel_o3d(panel: Panel) -> np.ndarray:
+def _srgb_encode(rgb) -> list[float]:
+    """Filament decodes the background colour as sRGB (point colours are passed through), so
+    encode it first: the output pixel is then exactly ``rgb``."""
+    v = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
+    enc = np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+    return [float(x) for x in enc]
+
+
+def render_panel_o3d(panel: Panel, background=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Render the points of ``panel`` through its camera: RGB uint8 (height, width, 3)."""
     import open3d as o3d
     from open3d.visualization import rendering
@@ -149,6 +157,7 @@ def render_panel_o3d(panel: Panel) -> np.ndarray:
     material.shader = "defaultUnlit"
     material.point_size = float(panel.point_size)
     scene = renderer.scene
+    scene.set_background([*_srgb_encode(background[:3]), 1.0])
     scene.clear_geometry()
     scene.add_geometry("cloud", pc, material)
     # same intrinsics on the bigger canvas: the viewport is its top-left corner
@@ -160,4 +169,4 @@ def render_panel_o3d(panel: Panel) -> np.ndarray:
 
 def draw_points_o3d(fig, ax, panel: Panel, rect: Rect) -> np.ndarray:
     """:data:`~reldrop3d.viz.figure.DrawFn` for :func:`~reldrop3d.viz.figure.compose`."""
-    return render_panel_o3d(panel)
+    return render_panel_o3d(panel, ax.get_facecolor())

@@ -383,8 +383,10 @@ def views_figure(
     elev: float = 25.0,
     azim: float = 35.0,
     up: str = "y",
+    camera_groups: Sequence[int] | None = None,
 ):
-    """A :class:`~reldrop3d.viz.figure.FigureSpec` of panel views with one shared camera.
+    """A :class:`~reldrop3d.viz.figure.FigureSpec` of panel views with one shared camera
+    (or one per group of ``camera_groups``, e.g. one per sample in a grid).
 
     With one relevance panel the colour bar shows its values; with several, each panel is
     normalised on its own and the bar shows ``R / max|R|``. Legends of the views are merged.
@@ -403,7 +405,8 @@ def views_figure(
     for v in views:
         caption = v.title
         if captions and v.lines:
-            caption = f"{v.title}: " + ", ".join(v.lines[:2]) if v.title else ", ".join(v.lines[:2])
+            info = ", ".join(v.lines[:2])
+            caption = f"{v.title}: {info}" if v.title else info
         panels.append(Panel(v.points, v.colors, title=caption or None, point_size=size))
     bars = [v.colorbar for v in views if v.colorbar is not None]
     colorbar = None
@@ -418,7 +421,8 @@ def views_figure(
                 seen.add(lab)
                 legend.append((lab, c))
     return FigureSpec(panels, width, height, columns=cols, title=title, colorbar=colorbar,
-                      legend=legend, elev=elev, azim=azim, up=up, shared_camera=True)
+                      legend=legend, elev=elev, azim=azim, up=up, shared_camera=True,
+                      camera_groups=camera_groups)
 
 
 def mode_views(state: ViewerState, modes: Sequence[Mode], explainer: int = 0) -> list[PanelView]:
@@ -430,6 +434,8 @@ def mode_views(state: ViewerState, modes: Sequence[Mode], explainer: int = 0) ->
             state.set_mode(m)
             view = state.panels()[explainer]
             view.title = Mode(m).describe()
+            if out:  # the sample's caption lines only once
+                view.lines = []
             out.append(view)
     finally:
         state.mode = saved

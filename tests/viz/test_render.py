@@ -10,8 +10,9 @@ from reldrop3d.viz import (
     render_relevance_png,
     resolve_backend,
 )
-from reldrop3d.viz.figure import Colorbar, FigureSpec, Panel, layout_figure
+from reldrop3d.viz.figure import BACKGROUND, Colorbar, FigureSpec, Panel, layout_figure
 
+BG = np.rint(np.array(BACKGROUND) * 255).astype(int)
 BACKENDS = ["matplotlib", pytest.param("open3d", marks=pytest.mark.open3d)]
 
 
@@ -54,7 +55,7 @@ def test_render_png_hot_pixel_at_most_relevant_point(tmp_path, sphere_cloud, use
     img = np.asarray(Image.open(path).convert("RGB"))
     assert path.stat().st_size > 1000
     assert img.shape == (height, width, 3)
-    assert (img.min(-1) < 200).mean() > 0.02  # points drawn, not a blank page
+    assert (np.abs(img.astype(int) - BG).max(-1) > 40).mean() > 0.02  # points, not a blank page
     spec = relevance_figure(points, r, title="t", width=width, height=height)
     y, x = pixel_of(spec, i)
     expected = np.array(hot_color()) * 255
@@ -69,7 +70,7 @@ def test_backends_agree_on_where_points_land(sphere_cloud, use_backend):
     spec = FigureSpec([Panel(points, colors, camera=cam, point_size=4)], 200, 160)
     img = render_figure(spec, use_backend)
     uv, depth = cam.project(points)
-    drawn = img.min(-1) < 250
+    drawn = np.abs(img.astype(int) - BG).max(-1) > 40
     ys, xs = np.nonzero(drawn)
     # the drawn region's bounding box matches the projected points' box within the point size
     assert abs(xs.min() - uv[:, 0].min()) < 4 and abs(xs.max() - uv[:, 0].max()) < 4
@@ -83,9 +84,19 @@ def test_open3d_and_matplotlib_images_match(sphere_cloud, open3d_renderer):
     spec_b = relevance_figure(points, relevance, width=240, height=200)
     a = render_figure(spec_a, "open3d").astype(int)
     b = render_figure(spec_b, "matplotlib").astype(int)
-    drawn_a, drawn_b = a.min(-1) < 250, b.min(-1) < 250
+    drawn_a = np.abs(a - BG).max(-1) > 40
+    drawn_b = np.abs(b - BG).max(-1) > 40
     overlap = (drawn_a & drawn_b).sum() / max(1, (drawn_a | drawn_b).sum())
     assert overlap > 0.6  # round vs square points: similar coverage, same place
+
+
+@pytest.mark.parametrize("use_backend", BACKENDS, indirect=True)
+def test_viewport_background_is_exact(sphere_cloud, use_backend):
+    points, relevance = sphere_cloud
+    spec = relevance_figure(points, relevance, width=200, height=160)
+    img = render_figure(spec, use_backend)
+    rect = layout_figure(spec)[0]
+    np.testing.assert_allclose(img[rect.y + 1, rect.x + 1], BG, atol=1)  # corner: no points
 
 
 def test_grid_with_legend_and_panel_titles():

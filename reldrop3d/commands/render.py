@@ -1,0 +1,134 @@
+"""``reldrop3d render``: relevance pictures without a display (Open3D offscreen or matplotlib)."""
+
+from __future__ import annotations
+
+HELP = "render relevance / RelDrop masks of samples or point-cloud files to PNG (headless)"
+
+MODES = ("relevance", "masked", "dropped", "parts", "before-after")
+
+
+def add_arguments(p) -> None:
+    src = p.add_argument_group("what to show")
+    src.add_argument("--checkpoint", action="append", default=[], metavar="CKPT",
+                     help="trained model; give it twice to compare two models side by side")
+    src.add_argument("--file", nargs="+", default=[], metavar="PATH",
+                     help="point-cloud files (.ply .pcd .off .txt .npy .npz) instead of a data set")
+    src.add_argument("--data", default=None, help="data set (default: the checkpoint's)")
+    src.add_argument("--split", default="test")
+    src.add_argument("--data-kw", nargs="*", default=[], metavar="KEY=VALUE",
+                     help="data-set arguments overriding the checkpoint's, e.g. num_shapes=100")
+    src.add_argument("--index", type=int, nargs="+", default=[0], help="samples (default: 0)")
+    src.add_argument("--target", default=None,
+                     help="explained class (index or name; default: the predicted class)")
+    src.add_argument("--method", default="lrp", help="relevance method (default: %(default)s)")
+    src.add_argument("--alpha", type=float, default=0.5, help="RelDrop alpha of the shown mask")
+    src.add_argument("--beta", type=float, default=0.5, help="RelDrop beta of the shown mask")
+    src.add_argument("--seed", type=int, default=0)
+    out = p.add_argument_group("picture")
+    out.add_argument("--mode", choices=MODES, default="relevance",
+                     help="colouring; before-after = relevance | dropped | kept points")
+    out.add_argument("--grid", action="store_true", help="all samples in one PNG")
+    out.add_argument("--columns", type=int, default=None, help="grid columns")
+    out.add_argument("--out", default="outputs/render", help="output folder (default: %(default)s)")
+    out.add_argument("--width", type=int, default=None, help="PNG width in pixels")
+    out.add_argument("--height", type=int, default=None, help="PNG height in pixels")
+    out.add_argument("--backend", choices=("auto", "open3d", "matplotlib"), default="auto")
+    out.add_argument("--cmap", default="bwr", help="diverging colour map (default: %(default)s)")
+    out.add_argument("--elev", type=float, default=25.0)
+    out.add_argument("--azim", type=float, default=35.0)
+    out.add_argument("--up", choices=("y", "z", "x"), default="y", help="up axis of the data")
+    out.add_argument("--point-size", type=float, default=None, help="point diameter in pixels")
+    out.add_argument("--ply", action="store_true",
+                     help="also export each sample as PLY with relevance as a vertex property")
+
+
+def _target(value, classes) -> int | None:
+    if value is None:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    if value in classes:
+        return classes.index(value)
+    raise SystemExit(f"reldrop3d render: unknown class {value!r}; classes: {', '.join(classes)}")
+
+
+def _export_ply(state, out, cmap) -> list:
+    """The current sample as PLY with relevance (and RelDrop mask, parts) as vertex properties."""
+    from ..viz.export import export_relevance_ply
+
+    s = state.sample()
+    if state.explainers:
+        e = state.explain(0)
+        rel, mask = e.relevance, e.mask
+    else:
+        rel, mask = s.relevance, None
+    if rel is None:
+        return []
+    return [export_relevance_ply(out / f"sample_{state.index}.ply", s.points, rel, cmap,
+                                 mask=mask, parts=s.parts)]
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..viz.render import render_figure_png
+    from ..viz.scene import Mode, mode_views, views_figure
+    from ..viz.session import open_session
+    from ._options import parse_key_values
+
+    state = open_session(args.checkpoint, args.file, args.data, args.split,
+                         parse_key_values(args.data_kw), args.method, args.alpha, args.beta,
+                         args.seed)
+    state.cmap = args.cmap
+    state.target = _target(args.target, state.classes)
+    if state.target is not None and state.num_classes and not 0 <= state.target < state.num_classes:
+        raise SystemExit(f"reldrop3d render: target {state.target} out of range")
+    out = Path(args.out)
+    n_models = max(1, len(state.explainers))
+    per_sample = 3 if args.mode == "before-after" else n_models
+    written, grid_views, groups = [], [], []
+    for i in args.index:
+        state.set_index(i)
+        name = state.sample().name
+        if args.mode == "before-after":
+            if not state.explainers:
+                raise SystemExit("reldrop3d render: before-after needs a --checkpoint")
+            views = mode_views(state, [Mode.RELEVANCE, Mode.DROPPED, Mode.MASKED])
+        else:
+            state.set_mode(args.mode)
+            views = state.panels()
+        info = views[0].lines[:2]  # true class, prediction (empty without a model)
+        title = f"{name}: {', '.join(info)}" if info else name
+        for k, v in enumerate(views):
+            if args.mode == "before-after":
+                v.lines = []
+            elif n_models > 1:  # caption: model name and its prediction
+                v.lines = v.lines[1:2]
+            else:
+                v.title, v.lines = "", []
+            if args.grid and k == 0 and n_models == 1:
+                v.title = f"{title} | {v.title}" if v.title else title
+        if args.ply:
+            written += _export_ply(state, out, args.cmap)
+        if args.grid:
+            if n_models > 1:
+                views[0].title = f"{name} | {views[0].title}"
+            grid_views += views
+            groups += [state.index] * len(views)
+            continue
+        spec = views_figure(views, args.width or 400 * per_sample + 100, args.height or 460,
+                            title=title, columns=per_sample, cmap=args.cmap,
+                            point_size=args.point_size, elev=args.elev, azim=args.azim, up=args.up)
+        written.append(render_figure_png(spec, out / f"sample_{state.index}_{args.mode}.png",
+                                         args.backend))
+    if args.grid:
+        cols = args.columns or (per_sample if per_sample > 1 else min(4, len(grid_views)))
+        rows = -(-len(grid_views) // cols)
+        spec = views_figure(grid_views, args.width or 340 * cols + 100,
+                            args.height or 320 * rows + 30, title=args.mode, columns=cols,
+                            cmap=args.cmap, point_size=args.point_size, elev=args.elev,
+                            azim=args.azim, up=args.up, camera_groups=groups)  # one per sample
+        written.append(render_figure_png(spec, out / f"grid_{args.mode}.png", args.backend))
+    for path in written:
+        print(path)
+    return 0
