@@ -52,6 +52,9 @@ class SplitIndex:
         the cache fingerprint.
     problems : list of str
         Every problem found while indexing, each naming its file.
+    label_map : ndarray (K,) int, optional
+        For files whose labels index another class list (ModelNet10 from the ModelNet40 h5
+        files): file label -> index into ``classes``, -1 for shapes left out.
     """
 
     dataset: str
@@ -62,6 +65,16 @@ class SplitIndex:
     entries: list[Entry] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    label_map: np.ndarray | None = None
+
+    def map_labels(self, labels: np.ndarray) -> np.ndarray:
+        """File labels -> indices into ``classes`` (-1: not in this data set)."""
+        return labels if self.label_map is None else self.label_map[labels]
+
+    @property
+    def num_file_classes(self) -> int:
+        """Number of classes the file labels index."""
+        return len(self.classes) if self.label_map is None else len(self.label_map)
 
     def raise_problems(self) -> None:
         """Raise one :class:`DataError` listing the problems (if any)."""

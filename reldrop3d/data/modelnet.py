@@ -186,11 +186,14 @@ def _index_off(folder: Path, name: str, split: str) -> SplitIndex:
 def _index_h5(folder: Path, name: str, split: str) -> SplitIndex:
     names_file, list_file = folder / "shape_names.txt", folder / f"{split}_files.txt"
     classes = read_class_names(names_file)
+    idx = SplitIndex(name, "h5", split, folder, classes, sources=[names_file, list_file])
     if name == "modelnet10":
         unknown = [c for c in MODELNET10_CLASSES if c not in classes]
         if unknown:
             raise DataError(f"{names_file}: lacks the ModelNet10 classes {unknown}")
-    idx = SplitIndex(name, "h5", split, folder, classes, sources=[names_file, list_file])
+        idx.classes = list(MODELNET10_CLASSES)
+        idx.label_map = np.array([idx.classes.index(c) if c in idx.classes else -1
+                                  for c in classes])
     for line_no, line in enumerate(read_lines(list_file, "h5 file list"), 1):
         path = folder / Path(line).name  # lines carry the release's path prefix
         if not path.is_file():
@@ -233,30 +236,21 @@ def validate_entry(index: SplitIndex, entry: Entry) -> np.ndarray:
     if index.fmt == "off":
         read_off(entry.path)
         return np.array([entry.label])
-    return _h5_labels(index, read_h5_file(entry.path, len(index.classes))["label"])
-
-
-def _h5_labels(index: SplitIndex, label: np.ndarray) -> np.ndarray:
-    """h5 labels in the index's class space (ModelNet10: -1 for the other 30 classes)."""
-    if index.dataset != "modelnet10":
-        return label
-    remap = np.full(len(index.classes), -1)
-    for i, c in enumerate(MODELNET10_CLASSES):
-        remap[index.classes.index(c)] = i
-    return remap[label]
+    return index.map_labels(read_h5_file(entry.path, index.num_file_classes)["label"])
 
 
 def _load_h5(index: SplitIndex, num_points: int, sampling: str, use_normals: bool,
              seed: int) -> dict[str, np.ndarray]:
     data, normal, label = [], [], []
     for e in index.entries:
-        arrays = read_h5_file(e.path, len(index.classes), need_normals=use_normals)
+        arrays = read_h5_file(e.path, index.num_file_classes, need_normals=use_normals)
         if arrays["data"].shape[1] < num_points:
             raise DataError(f"{e.path}: has {arrays['data'].shape[1]} points per shape, "
                             f"fewer than num_points={num_points}")
-        keep = _h5_labels(index, arrays["label"]) >= 0
+        labels = index.map_labels(arrays["label"])
+        keep = labels >= 0
         data.append(arrays["data"][keep])
-        label.append(_h5_labels(index, arrays["label"])[keep])
+        label.append(labels[keep])
         if use_normals:
             normal.append(arrays["normal"][keep])
     rows = np.concatenate(data)

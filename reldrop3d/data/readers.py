@@ -7,6 +7,8 @@ truncated HDF5 files and missing HDF5 keys. Nothing is skipped silently.
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,9 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
     """
     path = Path(path)
     try:
-        rows = np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2, comments=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+            rows = np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2, comments=None)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (ValueError, UnicodeDecodeError) as err:
@@ -54,8 +58,14 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
 
 
 def _short(err: Exception) -> str:
-    """numpy's parse error without its advice on ``usecols`` (it already names the row)."""
-    return str(err).split(";")[0]
+    """numpy's parse error, with the 1-based line number (numpy counts conversion errors from 0,
+    column-count changes from 1) and without its advice on ``usecols``."""
+    msg = str(err).split(";")[0]
+    m = re.search(r"at row (\d+)", msg)
+    if m is None:
+        return msg
+    line = int(m[1]) + (1 if msg.startswith("could not convert") else 0)
+    return f"line {line}: " + msg[:m.start()].rstrip() + msg[m.end():]
 
 
 def check_finite(values: np.ndarray, path: str | Path, what: str = "point") -> None:
