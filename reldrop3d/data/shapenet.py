@@ -24,7 +24,8 @@ gives each category's ids. A part id outside its category's range is a :class:`D
 
 Points: shapes have ~2,000-3,000 points; N are drawn at random without replacement (fixed per
 shape and seed), by FPS, or the first N; a shape with fewer than N points keeps all its points
-plus randomly repeated ones (the usual ShapeNetPart practice). The sampled arrays of the text
+plus randomly repeated ones (the usual ShapeNetPart practice). Normals are passed through as
+stored (about 1% of ShapeNetPart's are far from unit length). The sampled arrays of the text
 format are cached on disk (:mod:`.cache`). ``split="trainval"`` joins train and val.
 """
 
