@@ -18,3 +18,28 @@ __all__ = [
     "random_dropout_mask",
     "reldrop_mask",
 ]
+
+from .api import MODES, Masker, make_masker, mask_batch  # noqa: E402
+from .image import (  # noqa: E402
+    apply_image_fill,
+    block_mask,
+    patch_mask,
+    pixel_mask,
+    region_image_mask,
+)
+from .region import greedy_regions, region_point_mask, rule_score  # noqa: E402
+
+__all__ += [
+    "MODES",
+    "Masker",
+    "apply_image_fill",
+    "block_mask",
+    "greedy_regions",
+    "make_masker",
+    "mask_batch",
+    "patch_mask",
+    "pixel_mask",
+    "region_image_mask",
+    "region_point_mask",
+    "rule_score",
+]

@@ -54,3 +54,64 @@ def apply_fill(points: torch.Tensor, mask: torch.Tensor, fill: str) -> torch.Ten
             f"points must be (B, N, C) and mask (B, N); got {tuple(points.shape)} and {tuple(mask.shape)}"
         )
     return FILLS.get(fill)(points, mask)
+
+
+@FILLS.register("mean")
+def fill_mean(
+    points: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Dropped points -> the data-set mean per channel.
+
+    Parameters
+    ----------
+    points : Tensor (B, N, C)
+    mask : BoolTensor (B, N)
+    mean : Tensor (C,)
+        Per-channel data-set mean (e.g. the mean pixel of the training images); required.
+
+    Returns
+    -------
+    Tensor (B, N, C)
+    """
+    if mean is None:
+        raise ValueError("fill 'mean' needs the data-set mean per channel: pass mean=Tensor (C,) "
+                         "(make_masker(fill='mean', fill_value=...))")
+    mean = torch.as_tensor(mean, dtype=points.dtype, device=points.device)
+    if mean.shape != points.shape[-1:]:
+        raise ValueError(f"fill 'mean': mean must have shape ({points.shape[-1]},) (one value per "
+                         f"channel), got {tuple(mean.shape)}")
+    return torch.where(mask.unsqueeze(-1), mean, points)
+
+
+@FILLS.register("resample")
+def fill_resample(
+    points: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Dropped points -> copies of kept points of the same sample, drawn uniformly at random.
+
+    The cloud keeps its shape (B, N, C) and its point density stays on the kept surface (no
+    points collapse onto the origin). A sample with every point dropped is left unchanged.
+
+    Parameters
+    ----------
+    points : Tensor (B, N, C)
+    mask : BoolTensor (B, N)
+    generator : torch.Generator, optional
+        On the points' device, for reproducible draws.
+
+    Returns
+    -------
+    Tensor (B, N, C)
+    """
+    b, n, c = points.shape
+    keep = ~mask
+    # a random key per point; kept points sort first, so the first ``count`` slots are a random
+    # permutation of the kept points, and slot ``floor(u * count)`` is a uniform kept point
+    u = torch.rand(b, n, generator=generator, device=points.device)
+    order = (u + mask.to(u.dtype)).argsort(dim=1)
+    count = keep.sum(dim=1, keepdim=True)
+    v = torch.rand(b, n, generator=generator, device=points.device)
+    slot = (v * count).long().clamp_(max=n - 1)
+    source = order.gather(1, slot)
+    copies = points.gather(1, source.unsqueeze(-1).expand(b, n, c))
+    return torch.where((mask & (count > 0)).unsqueeze(-1), copies, points)
