@@ -70,7 +70,8 @@ class Masker:
         ``region``: drop exactly ``round(beta * N)`` elements (default: whole neighbourhoods,
         the count closest to that).
     fill_value : Tensor (C,), optional
-        Data-set mean per channel, for ``fill="mean"``.
+        Data-set mean per channel, for ``fill="mean"`` (without it: the mean of the batch's
+        kept elements).
 
     Examples
     --------
@@ -96,8 +97,6 @@ class Masker:
         check_unit_interval(alpha=alpha, beta=beta, p=p)
         if fill not in FILLS:
             raise ValueError(f"unknown fill {fill!r}; choose from {FILLS.names()}")
-        if fill == "mean" and fill_value is None:
-            raise ValueError("fill='mean' needs fill_value: the data-set mean per channel, (C,)")
         check_region_parameters(k, radius)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, got {size!r}")
@@ -158,7 +157,7 @@ class Masker:
     ) -> torch.Tensor:
         """``x`` with the masked elements replaced according to ``fill``; same shape as ``x``."""
         options = {}
-        if self.fill == "mean":
+        if self.fill == "mean" and self.fill_value is not None:
             options["mean"] = self.fill_value.to(x.device)
         elif self.fill == "resample":
             options["generator"] = generator

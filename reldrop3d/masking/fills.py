@@ -66,16 +66,17 @@ def fill_mean(
     ----------
     points : Tensor (B, N, C)
     mask : BoolTensor (B, N)
-    mean : Tensor (C,)
-        Per-channel data-set mean (e.g. the mean pixel of the training images); required.
+    mean : Tensor (C,), optional
+        Per-channel data-set mean (e.g. the mean pixel of the training images). Without it, the
+        mean of the kept points of the whole batch stands in for the data-set mean.
 
     Returns
     -------
     Tensor (B, N, C)
     """
     if mean is None:
-        raise ValueError("fill 'mean' needs the data-set mean per channel: pass mean=Tensor (C,) "
-                         "(make_masker(fill='mean', fill_value=...))")
+        keep = (~mask).unsqueeze(-1).to(points.dtype)
+        mean = (points * keep).sum(dim=(0, 1)) / keep.sum().clamp(min=1)
     mean = torch.as_tensor(mean, dtype=points.dtype, device=points.device)
     if mean.shape != points.shape[-1:]:
         raise ValueError(f"fill 'mean': mean must have shape ({points.shape[-1]},) (one value per "

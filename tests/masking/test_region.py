@@ -161,7 +161,6 @@ def test_p_fraction_and_subset(p):
         (dict(beta=-0.1), "beta"),
         (dict(p=2.0), "p must"),
         (dict(fill="blue"), "unknown fill"),
-        (dict(fill="mean"), "fill_value"),
         (dict(mode="region", k=0), "positive int"),
         (dict(mode="region", radius=-1.0), "radius"),
         (dict(mode="block", size=0), "size"),
@@ -182,3 +181,10 @@ def test_bad_inputs():
         make_masker("region", k=1000)(x, r)
     with pytest.raises(ValueError, match="NaN"):
         make_masker("region")(x, torch.full_like(r, float("nan")))
+
+
+def test_mean_fill_without_value_uses_batch_mean_of_kept():
+    x = torch.tensor([[[1.0, 1.0, 1.0], [3.0, 3.0, 3.0], [9.0, 9.0, 9.0]]])
+    mask = torch.tensor([[False, False, True]])
+    out = FILLS.get("mean")(x, mask)
+    assert out[0, 2].tolist() == [2.0, 2.0, 2.0]
