@@ -105,9 +105,10 @@ def query_chunk_size(batch: int, num_queries: int, num_points: int, bytes_per_pa
 
 
 def check_points(x: torch.Tensor, name: str, dim: int | None = 3) -> None:
-    """Raise a clear ``ValueError`` unless ``x`` is a floating (B, N, dim) tensor with N >= 1.
+    """Raise a clear error unless ``x`` is a finite floating (B, N, dim) tensor with N >= 1.
 
-    ``dim=None`` accepts any channel count.
+    ``dim=None`` accepts any channel count. The finiteness test is one pass over ``x`` (cheap next
+    to the ops, which are O(N M)); NaN coordinates would otherwise yield silently wrong indices.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -118,6 +119,8 @@ def check_points(x: torch.Tensor, name: str, dim: int | None = 3) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
     if x.shape[1] == 0:
         raise ValueError(f"{name} is an empty point cloud (N = 0)")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite coordinates")
 
 
 def cluster_flat_batches(points: torch.Tensor, query: torch.Tensor):

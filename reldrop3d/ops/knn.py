@@ -58,16 +58,15 @@ def _knn_torch(query, points, k, exclude_self, chunk):
     q = query - centre
     p_sq = p.square().sum(-1).unsqueeze(1)  # (B, 1, N); |q|^2 is constant per row: left out
     p_t = p.transpose(1, 2)
-    kk = k + 1 if exclude_self else k
-    idx = torch.empty(b, m, kk, dtype=torch.long, device=query.device)
+    idx = torch.empty(b, m, k, dtype=torch.long, device=query.device)
     chunk = chunk or query_chunk_size(b, m, n, bytes_per_pair=2 * query.element_size())
     for s in range(0, m, chunk):
         e = min(m, s + chunk)
         d = torch.baddbmm(p_sq, q[:, s:e], p_t, alpha=-2.0)  # (B, c, N)
         if exclude_self:
             d.diagonal(offset=s, dim1=1, dim2=2).fill_(float("inf"))
-        idx[:, s:e] = d.topk(kk, dim=-1, largest=False, sorted=False).indices
-    return idx[..., :k] if exclude_self else idx
+        idx[:, s:e] = d.topk(k, dim=-1, largest=False, sorted=False).indices
+    return idx
 
 
 def _knn_cluster(query, points, k, exclude_self):

@@ -97,6 +97,7 @@ def test_distances_carry_gradient_indices_do_not():
         ((torch.rand(2, 5, 3), torch.rand(2, 0, 3), 1), {}, ValueError),
         ((torch.rand(2, 5, 3), torch.rand(2, 5, 3), 2.5), {}, TypeError),
         ((torch.rand(2, 5, 3), torch.rand(2, 5, 3), 2), {"backend": "faiss"}, ValueError),
+        ((torch.full((2, 5, 3), float("nan")), torch.rand(2, 5, 3), 2), {}, ValueError),
     ],
 )
 def test_bad_input(args, kwargs, err):

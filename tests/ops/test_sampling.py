@@ -100,6 +100,7 @@ def test_no_grad_and_translation_invariance():
          ValueError),
         (dict(points=torch.rand(2, 10, 3), num_samples=2, backend="gpu"), ValueError),
         (dict(points=torch.randint(3, (2, 10, 3)), num_samples=2), TypeError),
+        (dict(points=torch.full((2, 10, 3), float("inf")), num_samples=2), ValueError),
     ],
 )
 def test_bad_input(kwargs, err):
