@@ -198,6 +198,26 @@ class Explainer:
                          to_numpy(probs).astype(np.float64))
 
 
+#: Viewer actions (:meth:`ViewerState.apply`) and their keys in the interactive viewer.
+ACTIONS = {
+    "next_sample": "Right / N",
+    "prev_sample": "Left / P",
+    "next_target": "T (or Up)",
+    "prev_target": "Shift+T (or Down)",
+    "cycle_mode": "M",
+    "mode:relevance": "1",
+    "mode:masked": "2",
+    "mode:dropped": "3",
+    "mode:parts": "4",
+    "target:predicted": "0",
+}
+
+
+def help_text() -> str:
+    """The key bindings, one per line."""
+    return "\n".join(f"{keys:>18}  {action.replace('_', ' ')}" for action, keys in ACTIONS.items())
+
+
 @dataclass
 class PanelView:
     """What one panel shows (one per explainer, or one without a model)."""
@@ -272,9 +292,11 @@ class ViewerState:
         return 0
 
     def next_target(self, step: int = 1) -> None:
-        """Cycle the explained class: predicted -> 0 -> 1 -> ... -> K-1 -> predicted."""
+        """Cycle the explained class: predicted -> 0 -> 1 -> ... -> K-1 -> predicted.
+
+        No-op without a model (stored relevance has no target to switch)."""
         k = self.num_classes
-        if k == 0:
+        if k == 0 or not self.explainers:
             return
         pos = 0 if self.target is None else self.target + 1  # predicted is position 0
         pos = (pos + step) % (k + 1)
@@ -363,6 +385,26 @@ class ViewerState:
                 raise ValueError("RelDrop dropped every point of this sample; nothing to show")
             return PanelView(xyz[keep], colors[keep], title, lines, scale)
         return PanelView(xyz, colors, title, lines, scale)
+
+    def apply(self, action: str) -> bool:
+        """Apply a viewer action (see :data:`ACTIONS`); returns whether the scene changed.
+
+        Actions that the state cannot take here (e.g. ``mode:parts`` without part labels, or a
+        target switch without a model) change nothing and return False.
+        """
+        before = (self.index, self.mode, self.target)
+        if action not in ACTIONS:
+            raise ValueError(f"unknown viewer action {action!r}; choose from {sorted(ACTIONS)}")
+        if action.startswith("mode:"):
+            mode = Mode(action.split(":", 1)[1])
+            if mode in self.available_modes():
+                self.mode = mode
+        elif action.startswith("target:"):
+            if self.explainers:
+                self.target = None
+        else:
+            getattr(self, action)()
+        return before != (self.index, self.mode, self.target)
 
     def status(self) -> str:
         """One line describing the state (window title / console)."""

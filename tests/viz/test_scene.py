@@ -199,3 +199,20 @@ def test_file_source(tmp_path):
     assert s.parts.tolist()[:4] == [0, 1, 2, 0]
     with pytest.raises(ValueError, match="normals"):
         FileSource([tmp_path / "a.ply"], with_normals=True)[0]
+
+
+def test_actions_drive_the_state():
+    from reldrop3d.viz.scene import ACTIONS, help_text
+
+    st = make_state()
+    assert st.apply("next_sample") and st.index == 1
+    assert st.apply("mode:dropped") and st.mode is Mode.DROPPED
+    assert not st.apply("mode:dropped")  # already there
+    assert st.apply("next_target") and st.target == 0
+    assert st.apply("target:predicted") and st.target is None
+    assert st.apply("cycle_mode") and st.mode is Mode.PARTS
+    st2 = ViewerState(ListSource(parts=False))
+    assert not st2.apply("mode:parts") and not st2.apply("next_target")
+    with pytest.raises(ValueError, match="unknown viewer action"):
+        st.apply("explode")
+    assert all(a.replace("_", " ") in help_text() for a in ACTIONS)
