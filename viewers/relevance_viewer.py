@@ -346,6 +346,7 @@ def _screenshot_and_exit(app, viewer: RelevanceViewer, path: Path) -> None:
     start = time.time()
 
     def tick():
+        viewer._sync_cameras()
         if time.time() - start < 2.0 or len(images) == len(viewer.widgets):
             if len(images) == len(viewer.widgets):
                 save_png(np.concatenate([images[k] for k in sorted(images)], axis=1), path)
