@@ -274,21 +274,8 @@ class RelevanceViewer:
             sw.scene.scene.render_to_image(done)
 
     def export_ply(self) -> None:
-        from reldrop3d.viz.export import export_relevance_ply
-
-        st = self.state
-        s = st.sample()
-        if st.explainers:
-            e = st.explain(0)
-            rel, mask = e.relevance, e.mask
-        else:
-            rel, mask = s.relevance, None
-        if rel is None:
-            print("no relevance to export (no model, no stored relevance)")
-            return
-        path = export_relevance_ply(self.out_dir / f"sample_{st.index}.ply", s.points, rel,
-                                    st.cmap, mask=mask, parts=s.parts)
-        print(f"saved {path}")
+        path = self.state.export_ply(self.out_dir / f"sample_{self.state.index}.ply")
+        print(f"saved {path}" if path else "no relevance to export (no model, none stored)")
 
 
 def parse_args(argv=None):

@@ -52,22 +52,6 @@ def _target(value, classes) -> int | None:
     raise SystemExit(f"reldrop3d render: unknown class {value!r}; classes: {', '.join(classes)}")
 
 
-def _export_ply(state, out, cmap) -> list:
-    """The current sample as PLY with relevance (and RelDrop mask, parts) as vertex properties."""
-    from ..viz.export import export_relevance_ply
-
-    s = state.sample()
-    if state.explainers:
-        e = state.explain(0)
-        rel, mask = e.relevance, e.mask
-    else:
-        rel, mask = s.relevance, None
-    if rel is None:
-        return []
-    return [export_relevance_ply(out / f"sample_{state.index}.ply", s.points, rel, cmap,
-                                 mask=mask, parts=s.parts)]
-
-
 def run(args) -> int:
     from pathlib import Path
 
@@ -109,7 +93,8 @@ def run(args) -> int:
             if args.grid and k == 0 and n_models == 1:
                 v.title = f"{title} | {v.title}" if v.title else title
         if args.ply:
-            written += _export_ply(state, out, args.cmap)
+            ply = state.export_ply(out / f"sample_{state.index}.ply")
+            written += [ply] if ply is not None else []
         if args.grid:
             if n_models > 1:
                 views[0].title = f"{name} | {views[0].title}"

@@ -116,13 +116,7 @@ def render_relevance_png(
     backend: str = "auto",
     width: int = 640,
     height: int = 512,
-    cmap: str = DEFAULT_CMAP,
-    symmetric: bool = True,
-    point_size: float | None = None,
-    camera=None,
-    elev: float = 25.0,
-    azim: float = 35.0,
-    up: str = "y",
+    **figure_kwargs,
 ) -> Path:
     """Render one cloud coloured by its relevance to a PNG (no display needed).
 
@@ -138,23 +132,15 @@ def render_relevance_png(
     backend : {"auto", "open3d", "matplotlib"}
     width, height : int
         Size of the PNG in pixels (the colour bar takes a band on the right).
-    cmap : str
-        Diverging matplotlib colour map.
-    symmetric : bool
-        Normalise by ``max|R|`` (see :func:`reldrop3d.viz.colors.relevance_colors`).
-    point_size : float, optional
-        Point diameter in pixels (default: from N and the image size).
-    camera : Camera, optional
-        Fixed camera (default: fitted to the cloud from ``elev``/``azim``).
-    elev, azim : float
-        View direction in degrees.
-    up : {"y", "z", "x"}
-        Up axis of the data.
+    **figure_kwargs
+        ``cmap`` (diverging matplotlib map, default ``bwr``), ``symmetric`` (normalise by
+        ``max|R|``, default True), ``point_size`` (px), ``camera`` (a fixed :class:`Camera`),
+        ``elev`` / ``azim`` (view direction in degrees), ``up`` (``"y"``, ``"z"`` or ``"x"``); see
+        :func:`relevance_figure`.
 
     Returns
     -------
     Path of the PNG.
     """
-    spec = relevance_figure(points, relevance, title, width, height, cmap, symmetric, point_size,
-                            camera, elev, azim, up)
+    spec = relevance_figure(points, relevance, title, width, height, **figure_kwargs)
     return render_figure_png(spec, path, backend)

@@ -406,6 +406,26 @@ class ViewerState:
             getattr(self, action)()
         return before != (self.index, self.mode, self.target)
 
+    def export_ply(self, path):
+        """Write the current sample as PLY: relevance colours and the ``relevance`` property
+        (of the first model, or the stored one), plus ``dropped`` and ``part`` when known.
+
+        Returns
+        -------
+        Path, or None when there is no relevance to export (no model, none stored).
+        """
+        from .export import export_relevance_ply
+
+        s = self.sample()
+        if self.explainers:
+            e = self.explain(0)
+            rel, mask = e.relevance, e.mask
+        else:
+            rel, mask = s.relevance, None
+        if rel is None:
+            return None
+        return export_relevance_ply(path, s.points, rel, self.cmap, mask=mask, parts=s.parts)
+
     def status(self) -> str:
         """One line describing the state (window title / console)."""
         tgt = "predicted" if self.target is None else self.class_name(self.target)

@@ -216,3 +216,14 @@ def test_actions_drive_the_state():
     with pytest.raises(ValueError, match="unknown viewer action"):
         st.apply("explode")
     assert all(a.replace("_", " ") in help_text() for a in ACTIONS)
+
+
+def test_export_ply_of_current_sample(tmp_path):
+    from reldrop3d.viz.ply import read_ply
+
+    st = make_state()
+    path = st.export_ply(tmp_path / "s.ply")
+    back = read_ply(path)
+    np.testing.assert_allclose(back["scalars"]["relevance"], st.explain(0).relevance, rtol=1e-6)
+    np.testing.assert_array_equal(back["scalars"]["dropped"].astype(bool), st.explain(0).mask)
+    assert ViewerState(ListSource()).export_ply(tmp_path / "none.ply") is None
