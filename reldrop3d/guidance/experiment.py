@@ -62,6 +62,7 @@ class BiasBenchmarkConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     alpha: float = 0.5
     beta: float = 0.5
+    device: str = "cpu"
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in BASELINES and m not in GUIDANCE]
@@ -94,22 +95,60 @@ class BiasData:
 
 
 def make_bias_data(cfg: BiasBenchmarkConfig, seed: int) -> BiasData:
-    """Biased training set and the three test sets of ``seed`` (see the module docstring)."""
+    """Biased training set and the three test sets of ``seed`` (see the module docstring),
+    on ``cfg.device``."""
 
     def load(split, clutter, n):
         ds = create_dataset("synthetic", split, num_points=cfg.num_points, num_shapes=n,
                             seed=seed, clutter=clutter, clutter_points=cfg.clutter_points)
-        roi = ds.roi if clutter != "none" else None
-        return (ds.points, ds.labels(), roi), ds.num_classes
+        roi = ds.roi.to(cfg.device) if clutter != "none" else None
+        return (ds.points.to(cfg.device), ds.labels().to(cfg.device), roi), ds.num_classes
 
     train, k = load("train", "biased", cfg.train_shapes)
     tests = {c: load("test", c, cfg.test_shapes)[0] for c in TEST_SETS}
     return BiasData(train, tests, k)
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator | None = None):
+def _batches(n: int, batch_size: int, gen: torch.Generator | None = None, device="cpu"):
     order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-    return order.split(batch_size)
+    return order.to(device).split(batch_size)
+
+
+def guided_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    roi: torch.Tensor | None = None,
+    guidance=None,
+    weight: float = 1.0,
+) -> torch.Tensor:
+    """One training loss: ``CE(model(x), target) (+ 0.001 aux) + weight * guidance(...)``.
+
+    This is exactly what the trainer's ``training_step`` does with ``--guidance``: ``x`` is made
+    to require grad before the forward when the loss differentiates w.r.t. the input, so the
+    loss reuses the forward's ``logits``.
+
+    Parameters
+    ----------
+    model : nn.Module (in train mode)
+    x : Tensor (B, N, C) or (B, C, H, W)
+    target : LongTensor (B,)
+    roi : BoolTensor (B, N) or (B, H, W); needed with ``guidance``
+    guidance : GuidanceLoss, optional
+    weight : float
+    """
+    if guidance is not None and guidance.needs_input_grad:
+        x = x.detach().requires_grad_(True)
+    logits = model(x)
+    loss = F.cross_entropy(logits, target)
+    aux = getattr(model, "aux_loss", None)
+    if isinstance(aux, torch.Tensor) and aux.requires_grad:
+        loss = loss + AUX_LOSS_WEIGHT * aux
+    if guidance is not None:
+        if roi is None:
+            raise ValueError("a guidance loss needs the ROI mask")
+        loss = loss + weight * guidance(model, x, target, roi, logits=logits)
+    return loss
 
 
 def train_model(
@@ -145,23 +184,15 @@ def train_model(
     for _ in range(cfg.epochs):
         model.train()
         start = time.perf_counter()
-        for idx in _batches(len(labels), cfg.batch_size, gen):
+        for idx in _batches(len(labels), cfg.batch_size, gen, labels.device):
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
             x, y, r = points[idx], labels[idx], roi[idx]
             if masker is not None:
-                x, _ = masker(x, relevance(model, x, y), generator=gen)
-            if guidance is not None and guidance.needs_input_grad:
-                x = x.requires_grad_(True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            aux = getattr(model, "aux_loss", None)
-            if isinstance(aux, torch.Tensor) and aux.requires_grad:
-                loss = loss + AUX_LOSS_WEIGHT * aux
-            if guidance is not None:
-                loss = loss + weight * guidance(model, x, y, r, logits=logits)
+                rel = relevance(model, x, y)
+                x, _ = masker(x, rel, generator=gen if rel.device.type == "cpu" else None)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            guided_loss(model, x, y, r, guidance, weight).backward()
             opt.step()
         sched.step()
         times.append(time.perf_counter() - start)
@@ -173,7 +204,7 @@ def accuracy(model: nn.Module, points: torch.Tensor, labels: torch.Tensor, batch
     """Top-1 accuracy of ``model`` (eval mode) on points (M, N, C), labels (M,)."""
     model.eval()
     correct = 0
-    for idx in _batches(len(labels), batch_size):
+    for idx in _batches(len(labels), batch_size, device=labels.device):
         correct += int((model(points[idx]).argmax(-1) == labels[idx]).sum())
     return correct / len(labels)
 
@@ -185,7 +216,7 @@ def pointing_game(
     """Mean energy pointing game: share of positive relevance (of the true class, ``method``)
     inside the ROI, averaged over the samples that have positive relevance."""
     shares = []
-    for idx in _batches(len(labels), batch_size):
+    for idx in _batches(len(labels), batch_size, device=labels.device):
         rel = relevance(model, points[idx], labels[idx], method=method)
         shares.append(energy_pointing_game(rel, roi[idx]))
     s = torch.cat(shares)
@@ -200,7 +231,8 @@ def make_guidance(method: str, baseline: nn.Module | None, data, cfg: BiasBenchm
     if baseline is None:
         raise ValueError("isnet needs a normally trained baseline to tune C1/C2")
     points, labels, roi = data
-    batches = ((points[i], labels[i], roi[i]) for i in _batches(len(labels), 128))
+    batches = ((points[i], labels[i], roi[i])
+               for i in _batches(len(labels), 128, device=labels.device))
     c1, c2 = tune_isnet_bounds(baseline, batches)
     return ISNetLoss(c1=c1, c2=c2)
 
@@ -222,7 +254,7 @@ def run_bias_benchmark(cfg: BiasBenchmarkConfig, log=print) -> list[dict]:
         order = (["baseline"] if need_baseline else []) + methods
         for method in order:
             torch.manual_seed(seed)
-            model = create_model(cfg.model, num_classes=data.num_classes)
+            model = create_model(cfg.model, num_classes=data.num_classes).to(cfg.device)
             guidance = None
             row = {"method": method, "seed": seed,
                    "weight": cfg.weights.get(method) if method not in BASELINES else None}
