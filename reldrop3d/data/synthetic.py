@@ -39,6 +39,7 @@ CLUTTER_PART = "clutter/blob"
 CHUNK = 1024  # shapes generated at once (bounds the memory of the temporaries)
 ASPECT_MIX = 0.65  # how far bounding-box proportions are pulled to the class-independent target
 ASPECT_RANGE = 0.9  # target extents per axis: exp(U(-ASPECT_RANGE, ASPECT_RANGE))
+TAPER = 0.4  # x and z shrink / grow linearly with the height by up to this factor
 BLOB_RADIUS = 0.08  # clutter blob radius, in units of the object's bounding sphere
 
 
@@ -77,6 +78,32 @@ def normalize_unit_sphere(points: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return centred * scale, center, scale
 
 
+def taper(
+    points: torch.Tensor, normals: torch.Tensor, amount: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale x and z by ``1 + amount * t``, t in [-1, 1] running from the bottom to the top.
+
+    Parameters
+    ----------
+    points, normals : Tensor (B, N, 3)
+    amount : Tensor (B,), in (-1, 1)
+
+    Returns
+    -------
+    points, normals : Tensor (B, N, 3); normals transformed by the inverse transposed Jacobian
+    (not normalised)
+    """
+    y = points[..., 1]
+    lo, hi = y.amin(1, keepdim=True), y.amax(1, keepdim=True)
+    slope = 2 * amount.unsqueeze(1) / (hi - lo).clamp(min=1e-6)  # ds/dy
+    s = 1 + slope * (y - lo) - amount.unsqueeze(1)
+    x, z = points[..., 0], points[..., 2]
+    nx, ny, nz = normals.unbind(-1)
+    # J = [[s, x s', 0], [0, 1, 0], [0, z s', s]]  ->  s J^-T n = (nx, s ny - s' (x nx + z nz), nz)
+    n = torch.stack([nx, s * ny - slope * (x * nx + z * nz), nz], -1)
+    return torch.stack([x * s, y, z * s], -1), n
+
+
 def pose_shapes(
     points: torch.Tensor, normals: torch.Tensor, noise: float, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,9 +126,11 @@ def pose_shapes(
     extent = (points.amax(1) - points.amin(1)).clamp(min=1e-6)  # (B, 3)
     target = torch.exp(ASPECT_RANGE * (2 * torch.rand(b, 3, generator=gen) - 1))
     scale = (target / extent) ** ASPECT_MIX * extent.prod(-1, keepdim=True) ** (ASPECT_MIX / 3)
+    points = points * scale.unsqueeze(1)
+    normals = normals / scale.unsqueeze(1)
+    points, normals = taper(points, normals, TAPER * (2 * torch.rand(b, generator=gen) - 1))
     rot = rotation(b, yaw=2 * math.pi * torch.rand(b, generator=gen)).transpose(1, 2)
-    points = (points * scale.unsqueeze(1)) @ rot
-    normals = (normals / scale.unsqueeze(1)) @ rot
+    points, normals = points @ rot, normals @ rot
     points, _, _ = normalize_unit_sphere(points)
     sigma = noise * 2 * torch.rand(b, 1, 1, generator=gen)
     points, _, _ = normalize_unit_sphere(points + sigma * torch.randn(points.shape, generator=gen))

@@ -12,6 +12,7 @@ from reldrop3d.data.synthetic import (
     SyntheticShapes,
     clutter_anchors,
     split_generator,
+    taper,
 )
 from reldrop3d.data.synthetic_shapes import CLASSES, PRIMITIVES, part_names_of, sample_class
 
@@ -143,6 +144,22 @@ def test_primitive_normals_match_surface_gradient(kind, extra):
     assert cos.min() > 0.999
 
 
+def test_taper_transforms_normals_like_the_surface():
+    """Taper a unit sphere; the normals must match the gradient of the tapered implicit surface."""
+    gen = torch.Generator().manual_seed(2)
+    d = torch.randn(3, 500, 3, generator=gen)
+    d = d / d.norm(dim=-1, keepdim=True)
+    amount = torch.tensor([-0.4, 0.1, 0.4])
+    q, n = taper(d, d, amount)
+    lo, hi = d[..., 1].amin(1, keepdim=True), d[..., 1].amax(1, keepdim=True)
+    q = q.detach().requires_grad_(True)
+    s = 1 + 2 * amount.unsqueeze(1) * (q[..., 1] - lo) / (hi - lo) - amount.unsqueeze(1)
+    implicit = (q[..., 0] / s) ** 2 + q[..., 1] ** 2 + (q[..., 2] / s) ** 2
+    (grad,) = torch.autograd.grad(implicit.sum(), q)
+    torch.testing.assert_close(implicit.detach(), torch.ones(3, 500))
+    assert torch.nn.functional.cosine_similarity(n, grad, dim=-1).min() > 0.9999
+
+
 def test_ellipsoid_sampling_is_area_uniform():
     """Equal-area bands of a long spheroid get equal shares of the points."""
     gen = torch.Generator().manual_seed(1)
@@ -212,8 +229,9 @@ def test_trivial_statistics_do_not_separate_classes():
     centroid = make_pipeline(StandardScaler(), NearestCentroid()).fit(x_tr, y_tr).score(x_te, y_te)
     logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(x_tr, y_tr)
     logistic = logistic.score(x_te, y_te)
+    # measured: nearest centroid 30-33%, logistic regression 52-55% (seeds 0-2); chance is 9%
     assert centroid < 0.45, f"nearest centroid on trivial statistics: {centroid:.0%}"
-    assert logistic < 0.65, f"logistic regression on trivial statistics: {logistic:.0%}"
+    assert logistic < 0.6, f"logistic regression on trivial statistics: {logistic:.0%}"
     assert logistic > 2 / tr.num_classes  # informative, not meaningless
 
 
@@ -223,8 +241,8 @@ def test_pointnet_learns_the_classes():
     from reldrop3d.models import create_model
 
     torch.manual_seed(0)
-    tr = make("train", num_points=256, num_shapes=1100)
-    te = make("test", num_points=256, num_shapes=330)
+    tr = make("train", num_points=128, num_shapes=880)
+    te = make("test", num_points=128, num_shapes=330)
     model = create_model("pointnet", num_classes=tr.num_classes)
     opt = torch.optim.Adam(model.parameters(), 2e-3)
     epochs = 6
