@@ -233,6 +233,14 @@ def test_cache_keys_separate_parameters(shared_data, cache_dir):
 
 
 # -- bad input -----------------------------------------------------------------------------------
+ROW_EDITS = {  # damage: (0-based line, new text, expected message part; None: the file name)
+    "malformed row": (7, "0.1,0.2,oops,0,0,1", "line 8: could not convert string 'oops'"),
+    "short row": (3, "0.1,0.2,0.3", None),
+    "nan": (9, "nan,0.2,0.3,0,0,1", "NaN/inf values (first at row 10)"),
+    "inf": (0, "0.1,inf,0.3,0,0,1", "NaN/inf"),
+}
+
+
 def _break_normal(root, what):
     if what == "missing list":
         (root / "modelnet40_test.txt").unlink()
@@ -255,22 +263,11 @@ def _break_normal(root, what):
         return "duplicate shape id"
     shape = root / "bed" / (lst.read_text().split()[0] + ".txt")
     lines = shape.read_text().splitlines()
-    if what == "malformed row":
-        lines[7] = "0.1,0.2,oops,0,0,1"
+    if what in ROW_EDITS:
+        row, text, expect = ROW_EDITS[what]
+        lines[row] = text
         shape.write_text("\n".join(lines) + "\n")
-        return "line 8: could not convert string 'oops'"
-    if what == "short row":
-        lines[3] = "0.1,0.2,0.3"
-        shape.write_text("\n".join(lines) + "\n")
-        return shape.name
-    if what == "nan":
-        lines[9] = "nan,0.2,0.3,0,0,1"
-        shape.write_text("\n".join(lines) + "\n")
-        return "NaN/inf values (first at row 10)"
-    if what == "inf":
-        lines[0] = "0.1,inf,0.3,0,0,1"
-        shape.write_text("\n".join(lines) + "\n")
-        return "NaN/inf"
+        return expect or shape.name
     if what == "empty file":
         shape.write_text("")
         return "no points"
