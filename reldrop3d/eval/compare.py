@@ -143,16 +143,18 @@ def summarize(results: dict[str, dict[int, dict]]) -> dict[str, dict[str, tuple[
 
 def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], seeds) -> str:
     """The results as a markdown table, mean +- std over ``seeds``."""
-    head = ["variant", "clean acc", "mean class acc", "AUC most-first (lower = relevance more "
-            "faithful)", "AUC least-first", "AUC random"]
+    head = ["variant", "clean acc", "mean class acc", "occl. AUC most-relevant-first",
+            "occl. AUC least-relevant-first", "occl. AUC random"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v, s in summary.items():
         cells = [f"{s[m][0]:.3f} ± {s[m][1]:.3f}" for m in METRICS]
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"mean ± sample std over {len(seeds)} seeds ({', '.join(map(str, seeds))}); "
-                 "AUC = area under accuracy vs fraction of points removed (trapezoid, x in "
-                 "[0, max fraction]).")
+                 "occl. AUC = area under accuracy vs fraction of points removed (trapezoid over "
+                 "the removal fractions; each model removes points by its own relevance). Higher "
+                 "most-relevant-first AUC = more robust when the evidence it relies on is "
+                 "removed.")
     return "\n".join(lines) + "\n"
 
 
