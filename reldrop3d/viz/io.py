@@ -3,7 +3,8 @@
 Formats: ``.ply`` (own reader, keeps scalar properties such as ``relevance``), ``.pcd`` (ASCII and
 binary; ``binary_compressed`` through Open3D), ``.off`` (meshes are sampled uniformly on the
 surface, area-weighted; vertex-only files give their vertices), ``.txt`` / ``.xyz`` / ``.csv``
-(ModelNet40 ``x,y,z[,nx,ny,nz]`` rows, comma or white-space separated) and ``.npy`` / ``.npz``.
+(ModelNet40 ``x,y,z[,nx,ny,nz]`` rows, comma or white-space separated; ShapeNetPart's
+``x y z nx ny nz part`` rows give the part labels) and ``.npy`` / ``.npz``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def _from_columns(arr: np.ndarray, path: Path) -> dict:
     out = {"points": arr[:, :3].copy()}
     if arr.shape[1] >= 6:
         out["normals"] = arr[:, 3:6].copy()
+    if arr.shape[1] == 7:  # ShapeNetPart rows: x y z nx ny nz part
+        out["scalars"] = {"part": arr[:, 6].astype(np.int64)}
     return out
 
 
@@ -105,44 +108,38 @@ def _read_npy(path: Path) -> dict:
 
 
 def _read_off(path: Path, mesh_samples: int, seed: int) -> dict:
-    text = path.read_text(errors="replace").split("\n")
-    lines = [ln.split("#")[0].strip() for ln in text]
+    """OFF through the data module's robust reader; meshes are sampled on their surface
+    (with the faces' normals), vertex-only files give their vertices."""
+    from ..data.off import read_off, sample_surface
+
+    try:
+        vertices, triangles = read_off(path)
+    except DataError:
+        vertices = _off_vertices_only(path)  # a point cloud saved as OFF (0 faces) ...
+        if vertices is None:
+            raise  # ... or a broken mesh
+        return {"points": vertices}
+    if len(triangles) == 0:
+        return {"points": vertices.astype(np.float32)}
+    pts, normals = sample_surface(vertices, triangles, mesh_samples, np.random.default_rng(seed),
+                                  path)
+    return {"points": pts, "normals": normals}
+
+
+def _off_vertices_only(path: Path) -> np.ndarray | None:
+    """The vertices of an OFF file that declares 0 faces, else None."""
+    lines = [ln.split("#")[0].strip() for ln in path.read_text(errors="replace").splitlines()]
     lines = [ln for ln in lines if ln]
     if not lines or not lines[0].startswith("OFF"):
-        raise DataError(f"{path} is not an OFF file (no 'OFF' header)")
-    head = lines[0][3:].split()  # ModelNet40 has files with "OFF490 518 0" on one line
-    rest = lines[1:]
-    if not head:
-        head, rest = rest[0].split(), rest[1:]
+        return None
+    head = lines[0][3:].split() or (lines[1].split() if len(lines) > 1 else [])
+    body = lines[1:] if lines[0][3:].split() else lines[2:]
+    if len(head) < 2 or not head[0].isdigit() or head[1] != "0" or len(body) < int(head[0]):
+        return None
     try:
-        nv, nf = int(head[0]), int(head[1])
-        verts = np.array([r.split()[:3] for r in rest[:nv]], dtype=np.float64)
-        faces = [list(map(int, r.split())) for r in rest[nv : nv + nf]]
-    except (ValueError, IndexError) as err:
-        raise DataError(f"{path}: corrupt OFF file: {err}") from err
-    if verts.shape != (nv, 3):
-        raise DataError(f"{path}: OFF file declares {nv} vertices but has {len(verts)}")
-    tris = [(f[1], f[i], f[i + 1]) for f in faces if len(f) >= 4 for i in range(2, f[0])]
-    if not tris:
-        return {"points": verts.astype(np.float32)}
-    tri = np.asarray(tris, dtype=np.int64)
-    if tri.min() < 0 or tri.max() >= nv:
-        raise DataError(f"{path}: OFF face refers to a vertex outside 0..{nv - 1}")
-    return {"points": sample_mesh(verts, tri, mesh_samples, seed).astype(np.float32)}
-
-
-def sample_mesh(vertices: np.ndarray, triangles: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """``n`` points uniformly on a triangle mesh's surface (area-weighted): float64 (n, 3)."""
-    a, b, c = (vertices[triangles[:, i]] for i in range(3))
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    if not area.sum() > 0:
-        raise DataError("mesh has zero surface area")
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(area), size=n, p=area / area.sum())
-    u, v = rng.random(n), rng.random(n)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    return a[pick] + u[:, None] * (b - a)[pick] + v[:, None] * (c - a)[pick]
+        return np.array([r.split()[:3] for r in body[: int(head[0])]], dtype=np.float32)
+    except ValueError:
+        return None
 
 
 _PCD_TYPES = {("F", 4): "f4", ("F", 8): "f8", ("U", 1): "u1", ("U", 2): "u2", ("U", 4): "u4",
@@ -181,16 +178,12 @@ def _read_pcd(path: Path) -> dict:
         except ValueError as err:
             raise DataError(f"{path}: bad PCD ascii data: {err}") from err
         fields = {name: table[:, i] for i, (name, _) in enumerate(cols)}
-        rgb_raw = fields.get("rgb")
-        if rgb_raw is not None:
-            rgb_raw = rgb_raw.astype(np.float32)
     elif kind == "binary":
         dtype = np.dtype([(name, "<" + t) for name, t in cols])
         if len(body) < dtype.itemsize * n:
             raise DataError(f"{path}: truncated PCD binary data")
         rec = np.frombuffer(body[: dtype.itemsize * n], dtype=dtype)
         fields = {name: rec[name] for name in dtype.names}
-        rgb_raw = fields.get("rgb")
     else:  # binary_compressed (LZF): let Open3D decode it
         return _read_with_open3d(path)
     if not {"x", "y", "z"} <= fields.keys():
@@ -198,8 +191,13 @@ def _read_pcd(path: Path) -> dict:
     out = {"points": np.stack([fields[a] for a in "xyz"], 1).astype(np.float32)}
     if {"normal_x", "normal_y", "normal_z"} <= fields.keys():
         out["normals"] = np.stack([fields[f"normal_{a}"] for a in "xyz"], 1).astype(np.float32)
-    if rgb_raw is not None:
-        packed = np.ascontiguousarray(rgb_raw, dtype=np.float32).view(np.uint32)
+    if "rgb" in fields:  # packed 0x00RRGGBB, stored as uint32 or as the bits of a float32
+        raw = fields["rgb"]
+        rgb_type = dict(cols)["rgb"]
+        if rgb_type == "f4":
+            packed = np.ascontiguousarray(raw, dtype=np.float32).view(np.uint32)
+        else:
+            packed = np.asarray(raw).astype(np.uint32)
         rgb = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], 1)
         out["colors"] = (rgb / 255.0).astype(np.float32)
     skip = {"x", "y", "z", "normal_x", "normal_y", "normal_z", "rgb", "curvature"}

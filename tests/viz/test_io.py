@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reldrop3d.data.base import DataError
-from reldrop3d.viz.io import read_point_cloud, sample_mesh
+from reldrop3d.viz.io import read_point_cloud
 from reldrop3d.viz.ply import write_ply
 
 PTS = np.array([[0.0, 0.0, 0.0], [1.0, 0.5, -1.0], [0.25, 2.0, 0.0], [3.0, 1.0, 1.0]])
@@ -63,12 +63,6 @@ def test_off_mesh_is_sampled_on_surface(tmp_path):
     assert abs(pts[:, 0].mean() - 0.5) < 0.06  # uniform over the unit square
 
 
-def test_sample_mesh_area_weighted():
-    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [10, 0, 0], [0, 10, 0]], float)
-    pts = sample_mesh(v, np.array([[0, 1, 2], [0, 3, 4]]), 4000)
-    assert (pts[:, 0] + pts[:, 1] > 1).mean() > 0.95  # the big triangle gets ~99 % of points
-
-
 @pytest.mark.parametrize(
     "name, content, error",
     [
@@ -90,3 +84,43 @@ def test_bad_files(tmp_path, name, content, error):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.ply"):
         read_point_cloud(tmp_path / "nope.ply")
+
+
+def test_real_modelnet_and_shapenetpart_text(shared_data):
+    out = read_point_cloud(shared_data / "modelnet40_normal_resampled" / "chair" / "chair_0391.txt")
+    assert out["points"].shape == (10000, 3) and out["normals"].shape == (10000, 3)
+    np.testing.assert_allclose(np.linalg.norm(out["normals"], axis=1), 1.0, atol=1e-2)
+    cap_dir = shared_data / "shapenetpart_cap_sample" / "02954340"
+    cap = read_point_cloud(cap_dir / "cap_train_00.txt")
+    assert set(np.unique(cap["scalars"]["part"])) <= {6, 7}
+    assert len(cap["points"]) == len(cap["scalars"]["part"])
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["ModelNet40_off_sample/bathtub/train/bathtub_0001.off",  # "OFF3514 3546 0" header
+     "ModelNet40_off_sample/airplane/train/airplane_0003.off",
+     "off_edge_cases/comments.off", "off_edge_cases/whitespace.off", "off_edge_cases/ballA.off"],
+)
+def test_real_off_meshes(shared_data, rel):
+    out = read_point_cloud(shared_data / rel, mesh_samples=512)
+    pts = out["points"]
+    assert pts.shape == (512, 3) and np.isfinite(pts).all()
+    assert np.ptp(pts, axis=0).max() > 0  # a surface, not a point
+
+
+@pytest.mark.open3d
+@pytest.mark.parametrize("suffix", ["pcd", "ply"])
+@pytest.mark.parametrize("ascii_", [True, False])
+def test_reads_files_written_by_open3d(tmp_path, suffix, ascii_):
+    o3d = pytest.importorskip("open3d")
+    rng = np.random.default_rng(0)
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(rng.normal(size=(40, 3))))
+    pc.colors = o3d.utility.Vector3dVector(rng.uniform(size=(40, 3)))
+    pc.normals = o3d.utility.Vector3dVector(rng.normal(size=(40, 3)))
+    path = tmp_path / f"o3d.{suffix}"
+    assert o3d.io.write_point_cloud(str(path), pc, write_ascii=ascii_)
+    out = read_point_cloud(path)
+    np.testing.assert_allclose(out["points"], np.asarray(pc.points), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["normals"], np.asarray(pc.normals), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["colors"], np.asarray(pc.colors), atol=1 / 255 + 1e-6)
