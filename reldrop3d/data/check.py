@@ -123,7 +123,8 @@ def _implied(name: str, fmt: str, folder: Path) -> bool:
     if fmt == "h5":
         return True
     if fmt == "off":
-        dirs = {d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")}
+        dirs = {d.name for d in folder.iterdir()
+                if d.is_dir() and not d.name.startswith((".", "__"))}
         return not dirs <= set(modelnet.MODELNET10_CLASSES)
     return False
 
@@ -192,7 +193,9 @@ def _check_dataset(name: str, fmt: str, folder: Path,
             progress(f"{name} ({fmt}) {split}: reading {len(index.entries)} file(s)")
         counts: Counter = Counter()
         sr = SplitReport(split)
-        for entry in index.entries:
+        for i, entry in enumerate(index.entries, 1):
+            if progress and i % 1000 == 0:
+                progress(f"  {i} / {len(index.entries)}")
             try:
                 labels = _validate(index, entry)
             except DataError as err:

@@ -162,7 +162,8 @@ def _index_off(folder: Path, name: str, split: str) -> SplitIndex:
     classes = CANONICAL[name]
     idx = SplitIndex(name, "off", split, folder, list(classes))
     lookup = {c: i for i, c in enumerate(classes)}
-    class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    class_dirs = sorted(d for d in folder.iterdir()
+                        if d.is_dir() and not d.name.startswith((".", "__")))  # __MACOSX
     with_split = [d for d in class_dirs if (d / split).is_dir()]
     if not with_split:
         raise DataError(f"{folder}: no <class>/{split}/ folders with .off meshes")
