@@ -112,3 +112,22 @@ def test_cuda_matches_cpu(backend):
     idx, gpu = knn(pts.cuda(), pts.cuda(), 12, backend=backend)
     assert idx.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-6)
+
+
+def test_distance_blocks_respect_the_memory_budget(monkeypatch):
+    sizes = []
+    real = torch.baddbmm
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        sizes.append(out.numel() * out.element_size())
+        return out
+
+    monkeypatch.setattr(torch, "baddbmm", spy)
+    pts = torch.rand(2, 500, 3)
+    old = set_memory_budget(2 * 500 * 8 * 10)  # room for 10 queries per block
+    try:
+        knn(pts, pts, 4, backend="torch")
+    finally:
+        set_memory_budget(old)
+    assert len(sizes) == 50 and max(sizes) <= 2 * 500 * 8 * 10
