@@ -205,9 +205,10 @@ def _index_h5(folder: Path, name: str, split: str) -> SplitIndex:
 
 
 # -- reading -------------------------------------------------------------------------------------
-def read_normal_shape(entry: Entry) -> np.ndarray:
-    """(R, 6) float32 rows ``x, y, z, nx, ny, nz`` of a ``modelnet40_normal_resampled`` shape."""
-    return read_point_rows(entry.path, 6, ",")
+def read_normal_shape(entry: Entry, max_rows: int | None = None) -> np.ndarray:
+    """(R, 6) float32 rows ``x, y, z, nx, ny, nz`` of a ``modelnet40_normal_resampled`` shape
+    (only the first ``max_rows`` when given: ``sampling="first"`` parses 1,024 of 10,000 rows)."""
+    return read_point_rows(entry.path, 6, ",", max_rows=max_rows)
 
 
 def read_off_shape(entry: Entry, num_points: int, seed: int = 0) -> np.ndarray:
@@ -327,13 +328,13 @@ def load_modelnet(
         if fmt == "h5":
             return _load_h5(index, num_points, sampling, use_normals, seed)
         if fmt == "normal":
-            read, fewer = read_normal_shape, False
-        else:
+            first = num_points if sampling == "first" else None
+            rows = sample_entries(index.entries, lambda e: read_normal_shape(e, first),
+                                  num_points, sampling, seed=seed)
+        else:  # off: "random" draws exactly N surface points; "fps" reduces candidates
             count = num_points if sampling == "random" else max(fps_candidates, num_points)
-            read, fewer = (lambda e: read_off_shape(e, count, seed)), False
-        rows = sample_entries(index.entries, read, num_points,
-                              "first" if fmt == "off" and sampling == "random" else sampling,
-                              seed=seed, allow_fewer=fewer)
+            rows = sample_entries(index.entries, lambda e: read_off_shape(e, count, seed),
+                                  num_points, "first" if sampling == "random" else "fps")
         out = {"points": rows[..., :3], "labels": np.array([e.label for e in index.entries]),
                "shape_ids": np.array([e.shape_id for e in index.entries])}
         if use_normals:

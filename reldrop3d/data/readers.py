@@ -16,7 +16,8 @@ import numpy as np
 from .base import DataError
 
 
-def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = ",") -> np.ndarray:
+def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = ",",
+                    max_rows: int | None = None) -> np.ndarray:
     """Read a text file of ``num_columns`` numbers per row (blank lines are ignored).
 
     Parameters
@@ -27,6 +28,9 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
     num_columns : int
         Columns every row must have.
     delimiter : str or None
+    max_rows : int, optional
+        Read only the first ``max_rows`` rows (the rest of the file is neither parsed nor
+        validated).
 
     Returns
     -------
@@ -42,7 +46,8 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
-            rows = np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2, comments=None)
+            rows = np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2,
+                              comments=None, max_rows=max_rows)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (ValueError, UnicodeDecodeError) as err:

@@ -372,3 +372,17 @@ def test_off_tree_problems(tmp_path, build):
     (root / "bed" / "train" / "bed_0003.off").write_text("OFF\n3 1 0\n0 0 0\n")
     with pytest.raises(DataError, match="bed_0003.off: truncated OFF file"):
         _load(root, format="off", cache_dir=False)
+
+
+def test_first_sampling_parses_only_the_rows_it_uses(tmp_path, build):
+    from reldrop3d.data.check import check_root
+
+    root = build.modelnet_normal(tmp_path / NORMAL, classes=("bed",), rows=300)
+    shape = root / "bed" / "bed_0003.txt"
+    lines = shape.read_text().splitlines()
+    lines[200] = "1,2,broken,0,0,1"
+    shape.write_text("\n".join(lines) + "\n")
+    assert len(_load(root, "test", cache_dir=False, format="normal", num_points=64)) == 1
+    with pytest.raises(DataError, match="bed_0003.txt: malformed row .line 201"):
+        _load(root, "test", cache_dir=False, format="normal", num_points=64, sampling="fps")
+    assert "bed_0003.txt: malformed row (line 201" in check_root(root).all_problems[0]
