@@ -239,6 +239,10 @@ def _cyl(r: Rand, part: str, size: Tensor, center: Tensor, caps: float = 2.0, **
     return Primitive("cylinder", part, size, center, extra={"caps": r.full(caps)}, **kw)
 
 
+def _cone(part: str, size: Tensor, center: Tensor, top_ratio: Tensor) -> Primitive:
+    return Primitive("frustum", part, size, center, extra={"top_ratio": top_ratio})
+
+
 def _four_legs(
     r: Rand, xs: Tensor, zs: Tensor, top: Tensor, thick: Tensor, round_: Tensor
 ) -> list[Primitive]:
@@ -308,13 +312,8 @@ def lamp(r: Rand) -> list[Primitive]:
     pole_r = r(0.012, 0.03)
     pole = _cyl(r, "pole", r.vec(pole_r, pole_h / 2, pole_r), r.vec(0, pole_h / 2, 0), caps=0.0)
     shade_r, shade_h = r(0.15, 0.45), r(0.12, 0.35)
-    shade = Primitive(
-        "frustum",
-        "shade",
-        r.vec(shade_r, shade_h / 2, shade_r),
-        r.vec(0, pole_h + shade_h * r(0.0, 0.4), 0),
-        extra={"top_ratio": r(0.3, 0.75)},
-    )
+    shade_y = pole_h + shade_h * r(0.0, 0.4)
+    shade = _cone("shade", r.vec(shade_r, shade_h / 2, shade_r), r.vec(0, shade_y, 0), r(0.3, 0.75))
     return [base, pole, shade]
 
 
@@ -336,13 +335,7 @@ def bottle(r: Rand) -> list[Primitive]:
     rad, h = r(0.15, 0.35), r(0.4, 1.0)
     body = _cyl(r, "body", r.vec(rad, h / 2, rad), r.vec(0, h / 2, 0), caps=1.0)
     sh, ratio = r(0.08, 0.3), r(0.25, 0.5)
-    shoulder = Primitive(
-        "frustum",
-        "shoulder",
-        r.vec(rad, sh / 2, rad),
-        r.vec(0, h + sh / 2, 0),
-        extra={"top_ratio": ratio},
-    )
+    shoulder = _cone("shoulder", r.vec(rad, sh / 2, rad), r.vec(0, h + sh / 2, 0), ratio)
     nh, nr = r(0.08, 0.3), rad * ratio
     neck = _cyl(r, "neck", r.vec(nr, nh / 2, nr), r.vec(0, h + sh + nh / 2, 0), caps=0.0)
     ct = r(0.02, 0.05)
@@ -537,13 +530,23 @@ def sample_class(
     choice = torch.searchsorted(
         cum, torch.rand(b, n, generator=gen) * cum[:, -1:], right=True
     ).clamp_(max=len(prims) - 1)
-    q = torch.rand(b, n, 4, generator=gen)
-    points = torch.empty(b, n, 3)
-    normals = torch.empty(b, n, 3)
-    for k, prim in enumerate(prims):
-        shape, point = (choice == k).nonzero(as_tuple=True)
-        if shape.numel():
-            points[shape, point], normals[shape, point] = prim.sample(q[shape, point], shape, gen)
+    q = torch.rand(b * n, 4, generator=gen)
+    # group the points by primitive: one sort, contiguous slices, one scatter back
+    order = choice.view(-1).argsort(stable=True)
+    counts = torch.bincount(choice.view(-1), minlength=len(prims)).tolist()
+    q, shape_of = q[order], order // n
+    sorted_p = torch.empty(b * n, 3)
+    sorted_n = torch.empty(b * n, 3)
+    start = 0
+    for prim, count in zip(prims, counts):
+        if count:
+            sl = slice(start, start + count)
+            sorted_p[sl], sorted_n[sl] = prim.sample(q[sl], shape_of[sl], gen)
+            start += count
+    points = torch.empty(b * n, 3)
+    normals = torch.empty(b * n, 3)
+    points[order], normals[order] = sorted_p, sorted_n
+    points, normals = points.view(b, n, 3), normals.view(b, n, 3)
     parts = part_of_prim[choice]
     if view_bias > 0:
         direction = torch.randn(b, 1, 3, generator=gen)
