@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -176,7 +177,8 @@ def main() -> None:
     torch.manual_seed(0)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"data-set benchmarks on {SAMPLES}, {environment()}")
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"data-set benchmarks on {SAMPLES}, {environment()}{load}")
     if not args.skip_fps:
         bench_fps(args)
     if not args.skip_loader:
