@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the package, from a checkout
 from common import environment, print_table, time_interleaved  # noqa: E402
 
 from reldrop3d.explain import relevance  # noqa: E402

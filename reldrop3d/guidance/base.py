@@ -63,7 +63,8 @@ def forward_with_input_grad(
 
     Reuses the caller's ``logits`` when ``x`` already required grad when they were computed (the
     trainer then pays for one forward only); otherwise runs ``model`` on a leaf copy of ``x`` that
-    requires grad, in the model's current mode.
+    requires grad, in the model's current mode, leaving BatchNorm running statistics untouched
+    (the trainer's own forward updates them once per step).
 
     Parameters
     ----------
@@ -75,7 +76,7 @@ def forward_with_input_grad(
     if logits is not None and x.requires_grad and logits.requires_grad:
         return x, logits
     x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
+    with torch.enable_grad(), frozen_batchnorm_stats(model):
         return x, forward_model(model, x, category)
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..explain import fast_lrp
-from .base import GuidanceLoss, element_layout
+from .base import GuidanceLoss, element_layout, frozen_batchnorm_stats
 
 HeatmapFn = Callable[..., torch.Tensor]
 
@@ -42,8 +42,10 @@ def gwrp(values: torch.Tensor, mask: torch.Tensor, d: float = 0.9) -> torch.Tens
 
 
 def lrp_heatmap(model, x, target, category=None, eval: bool = False) -> torch.Tensor:
-    """Differentiable per-point LRP heat-map (B, N) through the fast LRP path."""
-    h = fast_lrp(model, x, target, category, differentiable=True, eval=eval)
+    """Differentiable per-point LRP heat-map (B, N) through the fast LRP path (its forward leaves
+    BatchNorm running statistics untouched)."""
+    with frozen_batchnorm_stats(model):
+        h = fast_lrp(model, x, target, category, differentiable=True, eval=eval)
     if not h.requires_grad:
         raise TypeError(
             f"the LRP heat-map of {type(model).__name__} is not differentiable w.r.t. its "

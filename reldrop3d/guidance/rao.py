@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from ..explain import fast_lrp
 from ..explain.targets import select_output
 from .base import GuidanceLoss, channel_sum, forward_with_input_grad, input_grad
+from .isnet import lrp_heatmap
 
 ATTRIBUTIONS = ("input_x_gradient", "lrp")
 
@@ -41,7 +41,7 @@ def positive_attribution(
     elif attribution == "lrp":
         if layout != "points":
             raise ValueError("attribution='lrp' supports point clouds only; use input_x_gradient")
-        a = fast_lrp(model, x, target, category, differentiable=True, eval=False)
+        a = lrp_heatmap(model, x, target, category, eval=False)
     else:
         raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")
     return a.clamp(min=0)

@@ -102,13 +102,15 @@ def test_reuses_trainer_logits(name):
     torch.testing.assert_close(own, reused)
 
 
-def test_actdiff_leaves_batchnorm_statistics_alone():
+@pytest.mark.parametrize("name", ["actdiff", "isnet", "energy", "rrr"])
+def test_own_forwards_leave_batchnorm_statistics_alone(name):
+    """The trainer's forward updates the running statistics; the losses' own forwards must not."""
     torch.manual_seed(0)
     model = create_model("pointnet", num_classes=4).train()
     bn = model.encoder.mlp1[0][1]
     before = bn.running_mean.clone(), bn.num_batches_tracked.clone()
-    ActDiffLoss(seed=0)(model, torch.randn(4, 16, 3), torch.zeros(4, dtype=torch.long),
-                        torch.rand(4, 16) > 0.5)
+    make_loss(name, "points")(model, torch.randn(4, 16, 3), torch.zeros(4, dtype=torch.long),
+                              torch.rand(4, 16) > 0.5)
     torch.testing.assert_close(bn.running_mean, before[0])
     assert bn.num_batches_tracked == before[1]
 
