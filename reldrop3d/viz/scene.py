@@ -97,9 +97,23 @@ class FileSource:
 
     Scalar properties ``relevance`` and ``part``/``label`` of the file are used as stored
     relevance and part labels. With ``with_normals`` the model input is xyz + the file's normals.
+
+    Parameters
+    ----------
+    paths : sequence of paths
+    with_normals : bool
+    mesh_samples : int
+        Points sampled on OFF meshes.
+    num_points : int, optional
+        Clouds with more points are reduced to this many by farthest point sampling (what the
+        model was trained on; per-point properties follow).
+    normalize : bool
+        Centre each cloud and scale it into the unit sphere, as the data sets do (files in
+        other units, e.g. raw meshes, then look to the model like its training data).
     """
 
-    def __init__(self, paths: Sequence, with_normals: bool = False, mesh_samples: int = 2048):
+    def __init__(self, paths: Sequence, with_normals: bool = False, mesh_samples: int = 2048,
+                 num_points: int | None = None, normalize: bool = True):
         from pathlib import Path
 
         self.paths = [Path(p) for p in paths]
@@ -107,6 +121,7 @@ class FileSource:
             raise ValueError("no point-cloud files given")
         self.with_normals = with_normals
         self.mesh_samples = mesh_samples
+        self.num_points, self.normalize = num_points, normalize
         self.classes: list[str] = []
         self.part_names: list[str] = []
 
@@ -125,9 +140,24 @@ class FileSource:
             pts = np.concatenate([pts, cloud["normals"]], axis=1)
         sc = cloud["scalars"]
         parts = next((sc[k] for k in ("part", "parts", "label") if k in sc), None)
+        rel = sc.get("relevance")
+        if self.num_points is not None and len(pts) > self.num_points:
+            import torch
+
+            from ..ops import farthest_point_sample
+
+            idx = farthest_point_sample(torch.from_numpy(pts[None, :, :3].copy()),
+                                        self.num_points)[0].numpy()
+            pts = pts[idx]
+            parts = None if parts is None else np.asarray(parts)[idx]
+            rel = None if rel is None else np.asarray(rel)[idx]
+        if self.normalize:
+            pts = pts.copy()
+            xyz = pts[:, :3] - pts[:, :3].mean(0)
+            pts[:, :3] = xyz / max(float(np.linalg.norm(xyz, axis=1).max()), 1e-12)
         return Sample(pts.astype(np.float32), None,
                       None if parts is None else np.asarray(parts).astype(np.int64),
-                      sc.get("relevance"), path.name)
+                      rel, path.name)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def open_session(
     classes = meta.get("classes")
     use_normals = bool(meta.get("use_normals", False))
     if files:
-        source = FileSource(files, with_normals=use_normals)
+        source = FileSource(files, with_normals=use_normals, num_points=meta.get("num_points"))
     else:
         from ..data import create_dataset
 

@@ -227,3 +227,17 @@ def test_export_ply_of_current_sample(tmp_path):
     np.testing.assert_allclose(back["scalars"]["relevance"], st.explain(0).relevance, rtol=1e-6)
     np.testing.assert_array_equal(back["scalars"]["dropped"].astype(bool), st.explain(0).mask)
     assert ViewerState(ListSource()).export_ply(tmp_path / "none.ply") is None
+
+
+def test_file_source_subsamples_and_normalises(tmp_path):
+    g = np.random.default_rng(0)
+    pts = g.normal(size=(300, 3)) * 50 + 7  # other units, off-centre
+    np.savez(tmp_path / "big.npz", points=pts, relevance=pts[:, 0], part=np.arange(300) % 5)
+    s = FileSource([tmp_path / "big.npz"], num_points=64)[0]
+    assert s.points.shape == (64, 3) and s.relevance.shape == (64,) and s.parts.shape == (64,)
+    np.testing.assert_allclose(np.linalg.norm(s.points, axis=1).max(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(s.points.mean(0), 0.0, atol=1e-5)
+    # per-point properties follow the sampled points: relevance was the raw x coordinate
+    np.testing.assert_allclose(np.corrcoef(s.points[:, 0], s.relevance)[0, 1], 1.0, atol=1e-6)
+    raw = FileSource([tmp_path / "big.npz"], normalize=False)[0]
+    np.testing.assert_allclose(raw.points, pts, rtol=1e-6)
