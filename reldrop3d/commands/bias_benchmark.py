@@ -38,12 +38,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args):
     """The :class:`~reldrop3d.guidance.experiment.BiasBenchmarkConfig` of the parsed ``args``."""
+    from ..guidance import GUIDANCE
     from ..guidance.experiment import DEFAULT_WEIGHTS, BiasBenchmarkConfig
 
     if args.seeds < 1:
         raise SystemExit(f"bias-benchmark: --seeds must be >= 1, got {args.seeds}")
     weights = dict(DEFAULT_WEIGHTS)
     for key, value in parse_key_values(args.weight).items():
+        if key not in GUIDANCE:
+            raise SystemExit(f"bias-benchmark: --weight {key}=...: no guidance loss {key!r}; "
+                             f"choose from {GUIDANCE.names()}")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SystemExit(f"bias-benchmark: --weight {key}={value!r} is not a number")
         weights[key] = float(value)

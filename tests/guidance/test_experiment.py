@@ -79,3 +79,10 @@ def test_guided_loss_adds_weighted_penalty():
     torch.testing.assert_close(guided, plain + 2.0 * energy(model, x, y, roi))
     with pytest.raises(ValueError, match="ROI"):
         guided_loss(model, x, y, None, energy)
+
+
+@pytest.mark.parametrize("argv", [["--weight", "rrx=1"], ["--weight", "rrr=abc"], ["--seeds", "0"],
+                                  ["--methods", "nope"]])
+def test_command_rejects_bad_arguments(argv, tmp_path):
+    with pytest.raises(SystemExit, match="bias-benchmark"):
+        main(["bias-benchmark", "--out", str(tmp_path), *argv])
