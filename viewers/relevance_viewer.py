@@ -292,6 +292,8 @@ def parse_args(argv=None):
     p.add_argument("--alpha", type=float, default=0.5)
     p.add_argument("--beta", type=float, default=0.5)
     p.add_argument("--cmap", default="bwr")
+    p.add_argument("--percentile", type=float, default=None,
+                   help="scale colours by this percentile of |R| (e.g. 99) instead of max|R|")
     p.add_argument("--point-size", type=float, default=5.0)
     p.add_argument("--size", type=int, nargs=2, default=(1280, 760), metavar=("W", "H"))
     p.add_argument("--out", default="outputs/viewer", help="screenshots and PLY exports")
@@ -311,7 +313,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     state = open_session(args.checkpoint, args.file, args.data, args.split,
                          parse_key_values(args.data_kw), args.method, args.alpha, args.beta)
-    state.cmap = args.cmap
+    state.cmap, state.percentile = args.cmap, args.percentile
     state.set_index(args.index)
     for action in args.actions:
         state.apply(action)

@@ -34,6 +34,8 @@ def add_arguments(p) -> None:
     out.add_argument("--height", type=int, default=None, help="PNG height in pixels")
     out.add_argument("--backend", choices=("auto", "open3d", "matplotlib"), default="auto")
     out.add_argument("--cmap", default="bwr", help="diverging colour map (default: %(default)s)")
+    out.add_argument("--percentile", type=float, default=None,
+                     help="scale colours by this percentile of |R| (e.g. 99) instead of max|R|")
     out.add_argument("--elev", type=float, default=25.0)
     out.add_argument("--azim", type=float, default=35.0)
     out.add_argument("--up", choices=("y", "z", "x"), default="y", help="up axis of the data")
@@ -63,7 +65,7 @@ def run(args) -> int:
     state = open_session(args.checkpoint, args.file, args.data, args.split,
                          parse_key_values(args.data_kw), args.method, args.alpha, args.beta,
                          args.seed)
-    state.cmap = args.cmap
+    state.cmap, state.percentile = args.cmap, args.percentile
     state.target = _target(args.target, state.classes)
     if state.target is not None and state.num_classes and not 0 <= state.target < state.num_classes:
         raise SystemExit(f"reldrop3d render: target {state.target} out of range")
@@ -87,7 +89,7 @@ def run(args) -> int:
             if args.mode == "before-after":
                 v.lines = []
             elif n_models > 1:  # caption: model name and its prediction
-                v.lines = v.lines[1:2]
+                v.lines = [ln for ln in v.lines if ln.startswith("predicted")]
             else:
                 v.title, v.lines = "", []
             if args.grid and k == 0 and n_models == 1:

@@ -65,13 +65,29 @@ def cold_color(cmap: str = DEFAULT_CMAP) -> tuple[float, float, float]:
     return tuple(float(c) for c in apply_colormap(np.array(0.0), cmap))
 
 
-def relevance_scale(relevance, symmetric: bool = True) -> tuple[float, float]:
+def robust_vmax(relevance, percentile: float = 99.0) -> float:
+    """``percentile`` of ``|R|``: a symmetric scale that a few extreme points cannot dominate
+    (pass it as ``vmax``; larger values are clipped to the ends of the map). Falls back to
+    ``max|R|`` when the percentile is 0."""
+    if not 0.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    a = np.abs(as_values(relevance))
+    if a.size == 0:
+        return 0.0
+    v = float(np.percentile(a, percentile))
+    return v if v > 0 else float(a.max())
+
+
+def relevance_scale(relevance, symmetric: bool = True,
+                    vmax: float | None = None) -> tuple[float, float]:
     """The value range ``(vmin, vmax)`` that :func:`normalize_relevance` maps to [0, 1].
 
-    Symmetric: ``(-max|R|, max|R|)``. Otherwise ``(min R, max R)``. For constant relevance the
-    range is degenerate (``vmin == vmax``) and every point gets the neutral centre.
+    Symmetric: ``(-max|R|, max|R|)`` (or ``(-vmax, vmax)``). Otherwise ``(min R, max R)``. For
+    constant relevance the range is degenerate (``vmin == vmax``): the neutral centre.
     """
     r = as_values(relevance)
+    if vmax is not None:
+        return -float(vmax), float(vmax)
     if r.size == 0:
         return 0.0, 0.0
     if symmetric:
@@ -182,4 +198,5 @@ __all__ = [
     "normalize_relevance",
     "relevance_colors",
     "relevance_scale",
+    "robust_vmax",
 ]

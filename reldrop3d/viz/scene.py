@@ -30,6 +30,7 @@ from .colors import (
     mask_colors,
     relevance_colors,
     relevance_scale,
+    robust_vmax,
 )
 
 
@@ -275,18 +276,21 @@ class ViewerState:
     symmetric : bool
     cache_size : int
         Explanations kept (sample, model, target).
+    percentile : float, optional
+        Scale colours by this percentile of ``|R|`` instead of the maximum (robust to a few
+        extreme points; beyond it colours saturate).
     """
 
     def __init__(self, source, explainers: Sequence[Explainer] = (), classes=None,
                  mode: Mode = Mode.RELEVANCE, cmap: str = DEFAULT_CMAP, symmetric: bool = True,
-                 cache_size: int = 64):
+                 cache_size: int = 64, percentile: float | None = None):
         if len(explainers) > 2:
             raise ValueError(f"at most two models side by side, got {len(explainers)}")
         self.source = source
         self.explainers = list(explainers)
         self.classes = list(classes if classes is not None else getattr(source, "classes", []))
         self.part_names = list(getattr(source, "part_names", []))
-        self.cmap, self.symmetric = cmap, symmetric
+        self.cmap, self.symmetric, self.percentile = cmap, symmetric, percentile
         self.index = 0
         self.target: int | None = None  # None = each model's predicted class
         self._cache: OrderedDict = OrderedDict()
@@ -387,8 +391,8 @@ class ViewerState:
         out = []
         for k, ex in enumerate(self.explainers):
             e = self.explain(k)
-            lines = [f"true: {self.class_name(s.label)}",
-                     f"predicted: {self.class_name(e.pred)} ({e.probs[e.pred]:.0%})",
+            lines = [f"true: {self.class_name(s.label)}"] if s.label is not None else []
+            lines += [f"predicted: {self.class_name(e.pred)} ({e.probs[e.pred]:.0%})",
                      f"explained: {self.class_name(e.target)}"
                      + (" (predicted)" if self.target is None else ""),
                      f"RelDrop drops {int(e.mask.sum())}/{len(e.mask)}"]
@@ -407,8 +411,11 @@ class ViewerState:
             return PanelView(xyz, mask_colors(mask), title, lines, None, legend)
         if relevance is None:  # no model and no stored relevance: neutral colours
             relevance = np.zeros(len(xyz))
-        colors = relevance_colors(relevance, self.cmap, self.symmetric)
-        scale = relevance_scale(relevance, self.symmetric)
+        vmax = None
+        if self.percentile is not None and self.symmetric:
+            vmax = robust_vmax(relevance, self.percentile)
+        colors = relevance_colors(relevance, self.cmap, self.symmetric, vmax)
+        scale = relevance_scale(relevance, self.symmetric, vmax)
         if mode is Mode.MASKED:
             keep = ~mask
             if not keep.any():

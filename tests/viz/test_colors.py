@@ -76,3 +76,18 @@ def test_mask_and_label_colors():
     np.testing.assert_allclose(lab[0], lab[2])
     assert not np.allclose(lab[0], lab[1])
     assert lab.shape == (4, 3) and lab.min() >= 0 and lab.max() <= 1
+
+
+def test_robust_vmax_ignores_a_single_outlier():
+    from reldrop3d.viz.colors import relevance_scale, robust_vmax
+
+    r = np.concatenate([np.linspace(-1, 1, 199), [-100.0]])
+    v = robust_vmax(r, 99)
+    assert 0.9 < v < 2.0
+    c = relevance_colors(r, vmax=v)
+    np.testing.assert_allclose(c[-1], cold_color())  # the outlier saturates
+    np.testing.assert_allclose(c[198], hot_color(), atol=0.02)  # R = 1 is (nearly) hot, not pale
+    assert relevance_scale(r, vmax=v) == (-v, v)
+    assert robust_vmax(np.array([0.0, 0.0, 5.0]), 50) == 5.0  # percentile 0 -> max
+    with pytest.raises(ValueError, match="percentile"):
+        robust_vmax(r, 0)

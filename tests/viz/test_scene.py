@@ -241,3 +241,12 @@ def test_file_source_subsamples_and_normalises(tmp_path):
     np.testing.assert_allclose(np.corrcoef(s.points[:, 0], s.relevance)[0, 1], 1.0, atol=1e-6)
     raw = FileSource([tmp_path / "big.npz"], normalize=False)[0]
     np.testing.assert_allclose(raw.points, pts, rtol=1e-6)
+
+
+def test_percentile_scale_in_state():
+    st = make_state()
+    st.percentile = 50.0
+    (v,) = st.panels()
+    r = st.explain(0).relevance
+    assert v.colorbar[1] == pytest.approx(np.percentile(np.abs(r), 50))
+    assert (np.abs(v.colors - np.array(hot_color())).max(1) < 1e-9).sum() > 1  # saturated
