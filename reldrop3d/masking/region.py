@@ -17,10 +17,12 @@ silhouette. Region mode removes whole neighbourhoods instead:
    out, whichever brings the count closer to the budget; with ``truncate=True`` exactly the
    budget is dropped (the last neighbourhood loses its farthest members).
 
-Everything is vectorised over the batch: one greedy step costs one (B, N) argmax and one
-neighbour query for B seeds (:func:`reldrop3d.ops.knn` / :func:`reldrop3d.ops.ball_query`);
-the number of steps is about ``beta * N / k`` (the loop stops when every sample has met its
-budget). Runs on the input's device.
+Everything is vectorised over the batch. One greedy step costs a (B, N) argmax and a neighbour
+search for the B seeds: by default (``backend="step"``) the (B, N) distances to the seeds and a
+top-k, like one farthest-point-sampling step; alternatively the whole neighbour graph is built
+once with :func:`reldrop3d.ops.knn` / :func:`reldrop3d.ops.ball_query` and each step gathers
+rows. The number of steps is about ``beta * N / k`` (the loop stops when every sample has met
+its budget, checked every 4 steps). Runs on the input's device.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def _dense(idx: torch.Tensor, valid: torch.Tensor, num: int) -> tuple[torch.Tens
 
 
 def point_neighbourhood(
-    xyz: torch.Tensor, k: int = 32, radius: float | None = None, backend: str = "torch"
+    xyz: torch.Tensor, k: int = 32, radius: float | None = None, backend: str = "step"
 ) -> Neighbourhood:
     """Neighbourhood function over a point cloud: the k nearest points, or the ball of ``radius``.
 
@@ -163,23 +165,41 @@ def point_neighbourhood(
         kNN size; with ``radius``: the most points taken from one ball (the nearest).
     radius : float, optional
         Ball radius (points strictly closer are members); None: kNN.
-    backend : str
-        :mod:`reldrop3d.ops` backend. Default ``"torch"``: each greedy step queries one point
-        per sample, where a brute-force (B, 1, N) scan beats building torch-cluster's kd-tree.
+    backend : {"step", "auto", "torch", "cluster"}
+        ``"step"`` (default): each greedy step measures the (B, N) distances to the B seeds and
+        takes the k smallest (O(B N) per step, like one farthest-point-sampling step).
+        Otherwise the neighbour graph of all points is built once with :func:`reldrop3d.ops.knn`
+        / :func:`reldrop3d.ops.ball_query` on that backend (O(B N^2) once, then a gather per
+        step); worth it only for large k (few steps) or on a GPU.
     """
     b, n, _ = xyz.shape
+    rows = torch.arange(b, device=xyz.device)
+    if backend == "step":
+        planes = xyz.permute(2, 0, 1).contiguous()  # (3, B, N)
+        r2 = None if radius is None else float(radius) ** 2
 
-    def neighbourhood(seed: torch.Tensor):
-        query = xyz.gather(1, seed.view(b, 1, 1).expand(b, 1, 3))
-        if radius is None:
-            idx, _ = knn(query, xyz, k, backend=backend)
-            valid = torch.ones(b, k, dtype=torch.bool, device=xyz.device)
-        else:
-            idx, cnt = ball_query(query, xyz, radius, k, order="nearest", backend=backend)
-            valid = torch.arange(k, device=xyz.device).unsqueeze(0) < cnt.view(b, 1)
-        return _dense(idx[:, 0], valid, n)
+        def neighbourhood(seed: torch.Tensor):
+            centre = planes[:, rows, seed].unsqueeze(-1)  # (3, B, 1)
+            d2 = (planes - centre).square_().sum(0)  # (B, N)
+            near, idx = d2.topk(k, dim=1, largest=False)  # nearest first
+            valid = torch.ones_like(idx, dtype=torch.bool) if r2 is None else near < r2
+            return _dense(idx, valid, n)
 
-    return neighbourhood
+        return neighbourhood
+    if radius is None:
+        graph, _ = knn(xyz, xyz, k, backend=backend)  # (B, N, k), nearest first
+        valid_graph = None
+    else:
+        graph, cnt = ball_query(xyz, xyz, radius, k, order="nearest", backend=backend)
+        valid_graph = torch.arange(graph.shape[-1], device=xyz.device) < cnt.unsqueeze(-1)
+
+    def graph_neighbourhood(seed: torch.Tensor):
+        idx = graph[rows, seed]  # (B, k)
+        if valid_graph is None:
+            return _dense(idx, torch.ones_like(idx, dtype=torch.bool), n)
+        return _dense(idx, valid_graph[rows, seed], n)
+
+    return graph_neighbourhood
 
 
 def check_region_parameters(k: int, radius: float | None, num_points: int | None = None) -> None:
@@ -202,7 +222,7 @@ def region_point_mask(
     truncate: bool = False,
     generator: torch.Generator | None = None,
     return_seeds: bool = False,
-    backend: str = "torch",
+    backend: str = "step",
 ):
     """Spatially balanced RelDrop mask on point clouds (see the module docstring).
 
@@ -224,8 +244,8 @@ def region_point_mask(
         On the points' device, for reproducible masks.
     return_seeds : bool
         Also return the seeds.
-    backend : str
-        Neighbour-search backend, see :func:`point_neighbourhood`.
+    backend : {"step", "auto", "torch", "cluster"}
+        How neighbourhoods are found, see :func:`point_neighbourhood`.
 
     Returns
     -------

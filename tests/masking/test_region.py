@@ -188,3 +188,12 @@ def test_mean_fill_without_value_uses_batch_mean_of_kept():
     mask = torch.tensor([[False, False, True]])
     out = FILLS.get("mean")(x, mask)
     assert out[0, 2].tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("radius", [None, 0.4])
+def test_step_and_graph_backends_agree(radius):
+    x, r = cloud(b=3, n=128)
+    kw = dict(alpha=0.4, beta=0.4, k=12, radius=radius)
+    a = region_point_mask(x, r, generator=torch.Generator().manual_seed(2), **kw)
+    b = region_point_mask(x, r, generator=torch.Generator().manual_seed(2), backend="torch", **kw)
+    assert torch.equal(a, b)
