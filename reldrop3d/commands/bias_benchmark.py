@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="baseline, reldrop and/or guidance losses (rrr gradmask actdiff energy "
                         "l1 ppce isnet); default: all")
     g.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default: 3)")
+    g.add_argument("--first-seed", type=int, default=0,
+                   help="seeds are FIRST..FIRST+S-1 (split one benchmark over processes)")
     g.add_argument("--quick", action="store_true",
                    help="tiny setting (128 points, 330 training shapes, 4 epochs) for a smoke run")
     g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W",
@@ -32,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", type=float, default=None, help="RelDrop aggressiveness")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     g = p.add_argument_group("output")
+    g.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                   help="train nothing: combine the results.json of earlier runs (e.g. one per "
+                        "--first-seed) into one table in --out")
     g.add_argument("--out", default="runs/bias_benchmark",
                    help="folder for table.md and results.json (default: %(default)s)")
 
@@ -51,7 +56,8 @@ def config_from_args(args):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SystemExit(f"bias-benchmark: --weight {key}={value!r} is not a number")
         weights[key] = float(value)
-    kw = dict(seeds=tuple(range(args.seeds)), weights=weights, device=args.device)
+    seeds = tuple(range(args.first_seed, args.first_seed + args.seeds))
+    kw = dict(seeds=seeds, weights=weights, device=args.device)
     if args.methods:
         kw["methods"] = tuple(args.methods)
     for name in ("model", "num_points", "clutter_points", "train_shapes", "test_shapes", "epochs",
@@ -72,11 +78,22 @@ def run(args) -> int:
     from ..guidance.experiment import format_table, run_bias_benchmark
     from ..utils.io import atomic_write_text
 
-    cfg = config_from_args(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = run_bias_benchmark(cfg, log=lambda line: print(line, flush=True))
-    table = format_table(results, cfg)
+    if args.merge:
+        results = []
+        for folder in args.merge:
+            path = Path(folder) / "results.json"
+            try:
+                results += json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise SystemExit(f"bias-benchmark: cannot read {path}: {err}") from None
+        out.mkdir(parents=True, exist_ok=True)
+        table = format_table(results) + f"\nMerged from: {', '.join(args.merge)}\n"
+    else:
+        cfg = config_from_args(args)
+        out.mkdir(parents=True, exist_ok=True)
+        results = run_bias_benchmark(cfg, log=lambda line: print(line, flush=True))
+        table = format_table(results, cfg)
     atomic_write_text(out / "table.md", table)
     atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     print()

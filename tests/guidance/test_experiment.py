@@ -43,6 +43,18 @@ def test_command_writes_table(tmp_path):
     assert {(r["method"], r["seed"]) for r in results} == {
         (m, s) for m in ("baseline", "energy") for s in (0, 1)
     }
+    # split into one folder per seed, merge back: the same table
+    for seed in (0, 1):
+        part = tmp_path / f"seed{seed}"
+        part.mkdir()
+        (part / "results.json").write_text(json.dumps([r for r in results if r["seed"] == seed]))
+    merged = tmp_path / "merged"
+    assert main(["bias-benchmark", "--merge", str(tmp_path / "seed0"), str(tmp_path / "seed1"),
+                 "--out", str(merged)]) == 0
+    rows = [line for line in (merged / "table.md").read_text().splitlines() if line.startswith("|")]
+    assert rows == [line for line in table.splitlines() if line.startswith("|")]
+    with pytest.raises(SystemExit, match="cannot read"):
+        main(["bias-benchmark", "--merge", str(tmp_path / "missing"), "--out", str(merged)])
 
 
 def test_format_table_mean_std_and_time_ratio():
