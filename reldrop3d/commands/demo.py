@@ -8,7 +8,7 @@ from __future__ import annotations
 
 HELP = "train PointNet + RelDrop on the embedded synthetic data, explain and evaluate it"
 
-DEMO_DEFAULTS = dict(epochs=8, num_points=512, train_shapes=2400, test_shapes=600, batch_size=32)
+DEMO_DEFAULTS = dict(epochs=4, num_points=512, train_shapes=2400, test_shapes=600, batch_size=32)
 
 
 def add_arguments(p) -> None:

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from .baselines import gradient, input_x_gradient, random_relevance
-from .fast_lrp import LRPConfig, fast_lrp
+from .fast_lrp import DEFAULT_CONFIG, LRPConfig, fast_lrp
 
 
-def _zennit(model, points, target=None, category=None, config=LRPConfig()):
+def _zennit(model, points, target=None, category=None, config=DEFAULT_CONFIG):
     from .zennit_lrp import zennit_lrp  # zennit imported only when used
 
     return zennit_lrp(model, points, target, category, config=config)

@@ -50,6 +50,9 @@ class LRPConfig:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
 
 
+DEFAULT_CONFIG = LRPConfig()
+
+
 def input_layer_names(model: nn.Module) -> tuple[str, ...]:
     """The model's ``lrp_input_layers``, checked against its modules."""
     names = tuple(getattr(model, "lrp_input_layers", ()))
@@ -65,12 +68,32 @@ def input_layer_names(model: nn.Module) -> tuple[str, ...]:
     return names
 
 
+def mixed_input_layers(model: nn.Module) -> dict[str, tuple[int, int]]:
+    """``model.lrp_mixed_inputs``: layers whose input mixes hidden features with channels
+    ``[first, last)`` taken from the input points (e.g. centroid coordinates in PointNet++'s deeper
+    set abstractions). Those channels' (Epsilon-rule) relevance is routed to the points; the
+    rest flows on through the network."""
+    mixed = dict(getattr(model, "lrp_mixed_inputs", {}))
+    modules = dict(model.named_modules())
+    missing = [n for n in mixed if n not in modules]
+    if missing:
+        raise KeyError(f"lrp_mixed_inputs {missing} are not modules of {type(model).__name__}")
+    return mixed
+
+
+def keep_channels(relevance: torch.Tensor, first: int, last: int) -> torch.Tensor:
+    """Zero all channels (dim 1) of ``relevance`` outside ``[first, last)``."""
+    keep = torch.zeros(relevance.shape[1], dtype=relevance.dtype, device=relevance.device)
+    keep[first:last] = 1
+    return relevance * keep.view(1, -1, *([1] * (relevance.dim() - 2)))
+
+
 def fast_lrp(
     model: nn.Module,
     points: torch.Tensor,
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
-    config: LRPConfig = LRPConfig(),
+    config: LRPConfig = DEFAULT_CONFIG,
     differentiable: bool = False,
     eval: bool = True,
 ) -> torch.Tensor:
@@ -129,14 +152,15 @@ def fast_lrp(
         return hook
 
     deferred = dict(getattr(model, "lrp_deferred_units", {}))
+    mixed = mixed_input_layers(model)
     try:
         for name, unit in units.items():
             out_module = modules[deferred.get(unit.output_name, unit.output_name)]
-            if name in names:
+            if name in names or name in mixed:
                 handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
-                if config.input_rule == "flat":
-                    handles.append(out_module.register_forward_hook(keep_output(name)))
-                    continue
+            if name in names and config.input_rule == "flat":
+                handles.append(out_module.register_forward_hook(keep_output(name)))
+                continue
             handles.append(out_module.register_forward_hook(scale(unit)))
         x = points.detach().requires_grad_(True)
         with eval_mode(model, eval), attribution_mode(), torch.enable_grad():
@@ -144,17 +168,16 @@ def fast_lrp(
             if target is None:
                 target = default_target(logits.detach())
             score = select_output(logits, target).sum()
-            if config.input_rule == "flat":
-                zs = [outputs[n] for n in names]
-                grads = torch.autograd.grad(score, zs, create_graph=differentiable, retain_graph=True)
-                rel = {
-                    n: flat_rule(modules[n], inputs[n], z * g) for n, z, g in zip(names, zs, grads)
-                }
-            else:
-                xs = [inputs[n] for n in names]
-                grads = torch.autograd.grad(score, xs, create_graph=differentiable, retain_graph=True)
-                rel = {n: a * g for n, a, g in zip(names, xs, grads)}
-            result = relevance_to_points(model, inputs, rel, x)
+            flat = config.input_rule == "flat"
+            wrt = [outputs[n] if flat else inputs[n] for n in names] + [inputs[n] for n in mixed]
+            grads = torch.autograd.grad(score, wrt, create_graph=differentiable, retain_graph=True)
+            rel = {}
+            for n, t, g in zip(names, wrt, grads):
+                rel[n] = flat_rule(modules[n], inputs[n], t * g) if flat else t * g
+            for n, g in zip(mixed, grads[len(names):]):
+                rel[n] = keep_channels(inputs[n] * g, *mixed[n])
+            used = {n: inputs[n] for n in rel}
+            result = relevance_to_points(model, used, rel, x)
     finally:
         for h in handles:
             h.remove()

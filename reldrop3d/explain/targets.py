@@ -19,6 +19,19 @@ def forward_model(
     return model(points)
 
 
+def select_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The target logit of every sample (B,) or of every point (B, N) (part segmenters)."""
+    if logits.dim() == 2:
+        if target.shape != logits.shape[:1]:
+            raise ValueError(f"target must be (B,) = {tuple(logits.shape[:1])}, got {tuple(target.shape)}")
+        return logits.gather(1, target[:, None]).squeeze(1)
+    if logits.dim() == 3:
+        if target.shape != logits.shape[:2]:
+            raise ValueError(f"target must be (B, N) = {tuple(logits.shape[:2])}, got {tuple(target.shape)}")
+        return logits.gather(2, target[..., None]).squeeze(2)
+    raise ValueError(f"cannot select a target from logits of shape {tuple(logits.shape)}")
+
+
 def select_output(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample explained score: the target logit.
 
@@ -34,15 +47,8 @@ def select_output(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     -------
     Tensor (B,)
     """
-    if logits.dim() == 2:
-        if target.shape != logits.shape[:1]:
-            raise ValueError(f"target must be (B,) = {tuple(logits.shape[:1])}, got {tuple(target.shape)}")
-        return logits.gather(1, target[:, None]).squeeze(1)
-    if logits.dim() == 3:
-        if target.shape != logits.shape[:2]:
-            raise ValueError(f"target must be (B, N) = {tuple(logits.shape[:2])}, got {tuple(target.shape)}")
-        return logits.gather(2, target[..., None]).squeeze(2).sum(1)
-    raise ValueError(f"cannot select a target from logits of shape {tuple(logits.shape)}")
+    sel = select_logits(logits, target)
+    return sel if sel.dim() == 1 else sel.sum(1)
 
 
 def default_target(logits: torch.Tensor) -> torch.Tensor:

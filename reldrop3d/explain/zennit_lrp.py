@@ -11,16 +11,22 @@ from torch import nn
 from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import LayerMapComposite, MixedComposite, NameMapComposite
 from zennit.core import Composite
-from zennit.rules import Epsilon, Flat, Pass
-from zennit.types import Activation, Convolution, Linear
+from zennit.rules import Epsilon, Flat, Norm, Pass
+from zennit.types import Activation, AvgPool, Convolution, Linear
 
 from ..models.attribution import attribution_mode
-from .fast_lrp import LRPConfig, input_layer_names
+from .fast_lrp import (
+    DEFAULT_CONFIG,
+    LRPConfig,
+    input_layer_names,
+    keep_channels,
+    mixed_input_layers,
+)
 from .routing import relevance_to_points
-from .targets import default_target, eval_mode, forward_model, select_output
+from .targets import default_target, eval_mode, forward_model, select_logits
 
 
-def build_composite(model: nn.Module, config: LRPConfig = LRPConfig()) -> Composite:
+def build_composite(model: nn.Module, config: LRPConfig = DEFAULT_CONFIG) -> Composite:
     """zennit composite matching :class:`LRPConfig`: the input rule on ``model.lrp_input_layers``
     (named explicitly, as a tuple, so no substring matching), Epsilon on every other linear
     layer, Pass on activations, BatchNorm merged into the preceding linear layer."""
@@ -28,7 +34,8 @@ def build_composite(model: nn.Module, config: LRPConfig = LRPConfig()) -> Compos
     zero = "bias" if config.zero_bias else None
     eps = Epsilon(epsilon=config.epsilon, zero_params=zero)
     first = Flat() if config.input_rule == "flat" else eps
-    layer_map = [(Activation, Pass()), (Convolution, eps), (Linear, eps)]
+    # average pooling: relevance in proportion to each input (what the fast path does)
+    layer_map = [(Activation, Pass()), (AvgPool, Norm()), (Convolution, eps), (Linear, eps)]
     return MixedComposite(
         [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
         canonizers=[SequentialMergeBatchNorm()],
@@ -40,7 +47,7 @@ def zennit_lrp(
     points: torch.Tensor,
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
-    config: LRPConfig = LRPConfig(),
+    config: LRPConfig = DEFAULT_CONFIG,
 ) -> torch.Tensor:
     """Per-point LRP relevance (B, N) computed with zennit; arguments as :func:`.fast_lrp.fast_lrp`.
 
@@ -59,8 +66,9 @@ def zennit_lrp(
 
         return pre_hook
 
+    mixed = mixed_input_layers(model)
     # registered before zennit's own hooks, so the tensor seen is the layer's true input
-    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in names]
+    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in (*names, *mixed)]
     composite = build_composite(model, config)
     x = points.detach().requires_grad_(True)
     try:
@@ -68,14 +76,16 @@ def zennit_lrp(
             logits = forward_model(model, x, category)
             if target is None:
                 target = default_target(logits.detach())
-            score = select_output(logits, target)
-            # initial relevance = the target logit itself (zennit propagates relevance as grad)
+            score = select_logits(logits, target)  # (B,) or per point (B, N)
+            # initial relevance = each target logit itself (zennit propagates relevance as grad)
             torch.autograd.backward(score, score.detach(), retain_graph=True)
     finally:
         for h in handles:
             h.remove()
-    missing = [n for n in names if n not in rel]
+    missing = [n for n in (*names, *mixed) if n not in rel]
     if missing:
         raise RuntimeError(f"zennit produced no relevance for input layers {missing}")
+    for n, (first, last) in mixed.items():
+        rel[n] = keep_channels(rel[n], first, last)
     with torch.enable_grad():
         return relevance_to_points(model, inputs, rel, x).detach()

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..ops import gather_points, knn
+from .attribution import is_attributing
 from .layers import check_task, classifier_head, conv_bn_act, shared_mlp
 from .pooling import GlobalMaxPool
 from .registry import register_model
@@ -58,7 +59,9 @@ class EdgeConv(nn.Module):
             idx, _ = knn(g, g, min(self.k, g.shape[1]), backend=self.backend)
         nb = gather_points(x, idx)  # (B, N, k, C)
         centre = x.unsqueeze(2).expand_as(nb)
-        edges = torch.cat([nb - centre, centre], dim=-1).permute(0, 3, 1, 2)  # (B, 2C, N, k)
+        # on the input points, relevance of x_j - x_i belongs to the neighbour j (centre constant)
+        ref = centre.detach() if graph is not None and is_attributing() else centre
+        edges = torch.cat([nb - ref, centre], dim=-1).permute(0, 3, 1, 2)  # (B, 2C, N, k)
         return self.pool(self.mlp(edges)).transpose(1, 2)
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..ops import ball_query, farthest_point_sample, gather_points, group_points, knn_interpolate
+from .attribution import is_attributing
 from .layers import check_task, classifier_head, conv_bn_act, shared_mlp
 from .pooling import GlobalMaxPool
 from .registry import register_model
@@ -35,6 +36,9 @@ class GroupingBranch(nn.Module):
         """(B, N, 3), (B, M, 3), (B, N, C) or None -> (B, M, C_out)."""
         with torch.no_grad():
             idx, _ = ball_query(centroids, xyz, self.radius, self.max_neighbors, backend=backend)
+        if is_attributing():
+            # centres are constants: a relative coordinate's relevance goes to the neighbour only
+            centroids = centroids.detach()
         grouped = group_points(xyz, centroids, idx, features)  # (B, M, K, 3 + C)
         out = self.pool(self.mlp(grouped.permute(0, 3, 1, 2)))  # (B, C_out, M)
         return out.transpose(1, 2)
@@ -189,10 +193,13 @@ class PointNet2(nn.Module):
             c = layer.out_channels
         self.sa1, self.sa2, self.sa3 = sa
         # lrp: every first conv that sees input-derived point features
-        if grouping == "ssg":
-            inputs = ["sa1.branches.0.mlp.0.0"]
-        else:
-            inputs = [f"sa1.branches.{i}.mlp.0.0" for i in range(len(self.sa1.branches))]
+        inputs = [f"sa1.branches.{i}.mlp.0.0" for i in range(len(self.sa1.branches))]
+        # deeper layers whose input mixes hidden features with coordinates of input points
+        # (relative centroid positions in SA2, absolute ones in SA3): (first, last+1) channel
+        self.lrp_mixed_inputs = {
+            **{f"sa2.branches.{i}.mlp.0.0": (0, 3) for i in range(len(self.sa2.branches))},
+            "sa3.mlp.0.0": (0, 3),
+        }
         if task == "cls":
             self.head = classifier_head(self.sa3.out_channels, num_classes, dropout=dropout)
         else:
@@ -206,7 +213,8 @@ class PointNet2(nn.Module):
                 conv_bn_act(self.fp1.out_channels, 128), nn.Dropout(dropout),
                 nn.Conv1d(128, num_parts, 1),
             )
-            inputs.append("fp1.mlp.0.0")
+            # the level-0 skip [one-hot, points, upsampled]: the points' channels
+            self.lrp_mixed_inputs["fp1.mlp.0.0"] = (num_classes, num_classes + in_channels)
         self.lrp_input_layers = tuple(inputs)
 
     def forward(self, points: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,0 +1,81 @@
+"""LRP on every registered point-cloud model: shapes, agreement with zennit, conservation."""
+
+import pytest
+import torch
+from conftest import randomise_batchnorm
+from test_lrp import zero_biases
+
+from reldrop3d.data import create_dataset
+from reldrop3d.explain import LRPConfig, fast_lrp, relevance
+from reldrop3d.explain.targets import select_output
+from reldrop3d.explain.zennit_lrp import zennit_lrp
+from reldrop3d.models import create_model, list_models
+
+POINT_MODELS = [m for m in list_models() if m.startswith(("pointnet", "dgcnn"))]
+# zennit propagates relevance through un-hooked linear ops (DGCNN's x_j - x_i on hidden
+# features, PointNet++'s feature interpolation) as if it were a gradient; the fast path
+# distributes it in proportion to the contributions. Both conserve, they differ in the split.
+ZENNIT_EXACT = {("pointnet", "cls"), ("pointnet_tnet", "cls"), ("pointnet", "partseg"),
+                ("pointnet2_ssg", "cls"), ("pointnet2_msg", "cls")}
+
+
+def build(name, task, dtype=torch.float64):
+    torch.manual_seed(0)
+    kw = dict(num_classes=4) if task == "cls" else dict(num_classes=3, task="partseg", num_parts=6)
+    if name.startswith("pointnet2"):
+        kw["num_centroids"] = (64, 16)
+    model = randomise_batchnorm(create_model(name, **kw)).to(dtype)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eps = 1e-12  # zennit's merged BN is x / sqrt(1 + eps), not the identity
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    ds = create_dataset("synthetic", "test", num_points=256, num_shapes=11)
+    return ds.points[:3].double()
+
+
+def targets(task):
+    if task == "cls":
+        return torch.tensor([0, 3, 1]), None
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, 6, (3, 256), generator=gen), torch.tensor([0, 2, 1])
+
+
+@pytest.mark.parametrize("name", POINT_MODELS)
+@pytest.mark.parametrize("task", ["cls", "partseg"])
+def test_relevance_finite_nontrivial(name, task, shapes):
+    model = build(name, task, torch.float32)
+    t, cat = targets(task)
+    r = relevance(model, shapes.float(), t, category=cat)
+    assert r.shape == (3, 256) and torch.isfinite(r).all()
+    assert (r.std(1) > 0).all()
+
+
+@pytest.mark.parametrize("name,task", sorted(ZENNIT_EXACT))
+def test_fast_path_matches_zennit(name, task, shapes):
+    model = build(name, task)
+    t, cat = targets(task)
+    fast = fast_lrp(model, shapes, t, category=cat)
+    ref = zennit_lrp(model, shapes, t, category=cat)
+    torch.testing.assert_close(fast, ref, rtol=1e-6, atol=1e-7 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("name", ["pointnet", "pointnet_tnet", "dgcnn"])
+def test_conservation_with_zero_biases(name, shapes):
+    model = zero_biases(build(name, "cls"))
+    t, _ = targets("cls")
+    r = fast_lrp(model, shapes, t)
+    with torch.no_grad():
+        logit = select_output(model(shapes), t)
+    torch.testing.assert_close(r.sum(1), logit, rtol=0.01, atol=1e-3 * logit.abs().mean().item())
+
+
+@pytest.mark.parametrize("name", ["pointnet2_ssg", "dgcnn"])
+def test_sampling_and_grouping_are_constants(name, shapes):
+    """No gradient reaches the parameters or the neighbourhood centres through attribution."""
+    model = build(name, "cls", torch.float32)
+    fast_lrp(model, shapes.float(), targets("cls")[0], config=LRPConfig())
+    assert all(p.grad is None for p in model.parameters())
