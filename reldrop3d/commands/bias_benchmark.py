@@ -12,8 +12,9 @@ HELP = "train baseline, RelDrop and guidance losses on class-biased clutter; unb
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("experiment")
     g.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                   help="baseline, reldrop and/or guidance losses (rrr gradmask actdiff energy "
-                        "l1 ppce isnet); default: all")
+                   help="unbiased (reference trained without the shortcut), baseline, reldrop "
+                        "and/or guidance losses (rrr gradmask actdiff energy l1 ppce isnet); "
+                        "default: all")
     g.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default: 3)")
     g.add_argument("--first-seed", type=int, default=0,
                    help="seeds are FIRST..FIRST+S-1 (split one benchmark over processes)")

@@ -2,7 +2,8 @@
 without the shortcut.
 
 Training data: ``synthetic`` with ``clutter="biased"`` (the blob sits at the anchor of the shape's
-class). Test data: ``"biased"`` (the shortcut still works), ``"shuffled"`` (the blob sits at
+class); the reference ``unbiased`` trains on ``clutter="random"`` (blob anywhere: no shortcut).
+Test data: ``"biased"`` (the shortcut still works), ``"shuffled"`` (the blob sits at
 another class's anchor: the shortcut misleads) and ``"none"`` (no blob). Methods: ``baseline``
 (cross entropy), ``reldrop`` (RelDrop input dropout, LRP relevance) and every guidance loss of
 :mod:`reldrop3d.guidance`. Each (method, seed) run trains a fresh model with a small,
@@ -27,19 +28,19 @@ from ..masking import RelDrop
 from ..models import create_model
 from . import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
 
-BASELINES = ("baseline", "reldrop")
-DEFAULT_METHODS = ("baseline", "reldrop", "rrr", "gradmask", "actdiff", "energy", "l1", "ppce",
-                   "isnet")
-# Weight of each guidance loss in CE + weight * loss. From one seed-0 --quick trial with all
-# weights 1 (rrr 10, ppce 0.1): rrr and gradmask stopped the model from learning (-> 0.1),
-# energy / l1 / ppce changed nothing (-> raised); actdiff and isnet kept.
+BASELINES = ("baseline", "reldrop", "unbiased")
+DEFAULT_METHODS = ("unbiased", "baseline", "reldrop", "rrr", "gradmask", "actdiff", "energy",
+                   "l1", "ppce", "isnet")
+# Weight of each guidance loss in CE + weight * loss, from two small trials (docs/guidance.md):
+# rrr 10 and gradmask 1 stopped the model from learning (-> 0.1); energy 1, l1 1 and 5, ppce 0.1
+# changed nothing (-> raised), ppce 1 stopped learning (-> 0.3); actdiff and isnet kept at 1.
 DEFAULT_WEIGHTS = {
     "rrr": 0.1,
     "gradmask": 0.1,
     "actdiff": 1.0,
     "energy": 5.0,
-    "l1": 5.0,
-    "ppce": 1.0,
+    "l1": 20.0,
+    "ppce": 0.3,
     "isnet": 1.0,
 }
 TEST_SETS = ("biased", "shuffled", "none")
@@ -94,6 +95,7 @@ class BiasData:
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     tests: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
     num_classes: int
+    unbiased_train: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
 
 def make_bias_data(cfg: BiasBenchmarkConfig, seed: int) -> BiasData:
@@ -108,7 +110,8 @@ def make_bias_data(cfg: BiasBenchmarkConfig, seed: int) -> BiasData:
 
     train, k = load("train", "biased", cfg.train_shapes)
     tests = {c: load("test", c, cfg.test_shapes)[0] for c in TEST_SETS}
-    return BiasData(train, tests, k)
+    unbiased = load("train", "random", cfg.train_shapes)[0] if "unbiased" in cfg.methods else None
+    return BiasData(train, tests, k, unbiased)
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator | None = None, device="cpu"):
@@ -168,8 +171,8 @@ def train_model(
     model : nn.Module
     data : (points (M, N, 3), labels (M,), roi (M, N) bool)
     method : str
-        ``baseline``, ``reldrop`` or a guidance loss name (``guidance`` then is the loss object,
-        built by :func:`make_guidance` when omitted).
+        ``baseline`` / ``unbiased`` (plain), ``reldrop`` or a guidance loss name (``guidance``
+        then is the loss object, built by :func:`make_guidance` when omitted).
     cfg : BiasBenchmarkConfig
     seed : int
         Seeds the batch order (and RelDrop's masks).
@@ -264,7 +267,8 @@ def run_bias_benchmark(cfg: BiasBenchmarkConfig, log=print) -> list[dict]:
                 guidance = make_guidance(method, baseline, data.train, cfg)
                 if isinstance(guidance, ISNetLoss):
                     row.update(isnet_c1=guidance.c1, isnet_c2=guidance.c2)
-            times = train_model(model, data.train, method, cfg, seed, guidance)
+            train = data.unbiased_train if method == "unbiased" else data.train
+            times = train_model(model, train, method, cfg, seed, guidance)
             row["epoch_seconds"] = sum(times) / len(times)
             for name, (pts, lab, _) in data.tests.items():
                 row[f"acc_{name}"] = accuracy(model, pts, lab)
