@@ -99,7 +99,7 @@ def greedy_regions(
     if not 0 <= budget <= e:
         raise ValueError(f"budget must lie in [0, {e}], got {budget}")
     device = score.device
-    key = torch.full((b, e), float("inf"), dtype=torch.float64, device=device)
+    key = torch.full((b, e), float("inf"), device=device)  # step + order of the covering region
     free = torch.ones(b, e, dtype=torch.bool, device=device)
     count = torch.zeros(b, dtype=torch.long, device=device)
     prev = torch.zeros_like(count)
@@ -112,12 +112,11 @@ def greedy_regions(
         if step % 4 == 0 and not bool(active.any()):  # one host sync every 4 steps
             break
         seed = masked_score.argmax(dim=1)
-        member, order = neighbourhood(seed)
-        member = member.clone()
+        member, order = neighbourhood(seed)  # fresh tensors, modified in place
         member[rows, seed] = True  # the seed always belongs to its own neighbourhood
         member &= active.unsqueeze(1)
         new = member & free
-        key = torch.where(new, step + order.to(torch.float64).clamp(0.0, 0.999), key)
+        key = torch.where(new, order.clamp_(0.0, 0.999).add_(step), key)
         free &= ~member
         masked_score.masked_fill_(~free, float("-inf"))
         prev = torch.where(active, count, prev)
@@ -134,7 +133,7 @@ def greedy_regions(
         # keep the last neighbourhood only if it brings the count closer to the budget
         drop_last = (prev - budget).abs() < (count - budget).abs()
         used = steps - drop_last.long()
-        mask = key < used.unsqueeze(1).to(torch.float64)
+        mask = key < used.unsqueeze(1).to(key.dtype)
     seed_tensor = (
         torch.stack(seeds, dim=1) if seeds else torch.empty(b, 0, dtype=torch.long, device=device)
     )
@@ -145,7 +144,7 @@ def greedy_regions(
 def _dense(idx: torch.Tensor, valid: torch.Tensor, num: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, K) neighbour indices, nearest first, with a valid-slot mask -> dense member/order."""
     b, k = idx.shape
-    rank = torch.arange(k, device=idx.device, dtype=torch.float32).expand(b, k) / k
+    rank = torch.arange(k, device=idx.device, dtype=torch.float32).div_(k).expand(b, k)
     # padded slots repeat a valid index: give them order 1 (= not a member) and keep the minimum
     src = torch.where(valid, rank, torch.ones_like(rank))
     order = torch.ones(b, num, device=idx.device).scatter_reduce_(1, idx, src, "amin")
