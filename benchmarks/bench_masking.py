@@ -8,6 +8,7 @@
 (b) images: ``pixel``, ``patch``, ``block``, ``region`` at batch 32 x 3 x 32 x 32.
 
     python benchmarks/bench_masking.py [--batch 32] [--points 1024] [--device cpu] [--repeats 8]
+                                       [--threads N]
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = create_model("pointnet", num_classes=40).to(dev)

@@ -103,7 +103,6 @@ def greedy_regions(
     free = torch.ones(b, e, dtype=torch.bool, device=device)
     count = torch.zeros(b, dtype=torch.long, device=device)
     prev = torch.zeros_like(count)
-    steps = torch.zeros_like(count)
     rows = torch.arange(b, device=device)
     seeds: list[torch.Tensor] = []
     masked_score = score.detach().clone()
@@ -121,8 +120,11 @@ def greedy_regions(
         masked_score.masked_fill_(~free, float("-inf"))
         prev = torch.where(active, count, prev)
         count = count + new.sum(dim=1)
-        steps = steps + active.long()
-        seeds.append(torch.where(active, seed, torch.full_like(seed, -1)))
+        seeds.append(seed.masked_fill(~active, -1))
+    seed_tensor = (
+        torch.stack(seeds, dim=1) if seeds else torch.empty(b, 0, dtype=torch.long, device=device)
+    )
+    steps = (seed_tensor >= 0).sum(dim=1)  # active steps are a prefix of the loop
     if truncate:
         mask = torch.zeros(b, e, dtype=torch.bool, device=device)
         if budget > 0:
@@ -134,19 +136,19 @@ def greedy_regions(
         drop_last = (prev - budget).abs() < (count - budget).abs()
         used = steps - drop_last.long()
         mask = key < used.unsqueeze(1).to(key.dtype)
-    seed_tensor = (
-        torch.stack(seeds, dim=1) if seeds else torch.empty(b, 0, dtype=torch.long, device=device)
-    )
     taken = torch.arange(seed_tensor.shape[1], device=device).unsqueeze(0) < used.unsqueeze(1)
     return mask, seed_tensor.masked_fill(~taken, -1)
 
 
-def _dense(idx: torch.Tensor, valid: torch.Tensor, num: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, K) neighbour indices, nearest first, with a valid-slot mask -> dense member/order."""
+def _dense(
+    idx: torch.Tensor, valid: torch.Tensor | None, num: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K) neighbour indices, nearest first, with a valid-slot mask (None: all valid) ->
+    dense member (B, num) bool and order (B, num) in [0, 1], 1 for non-members."""
     b, k = idx.shape
     rank = torch.arange(k, device=idx.device, dtype=torch.float32).div_(k).expand(b, k)
     # padded slots repeat a valid index: give them order 1 (= not a member) and keep the minimum
-    src = torch.where(valid, rank, torch.ones_like(rank))
+    src = rank if valid is None else rank.masked_fill(~valid, 1.0)
     order = torch.ones(b, num, device=idx.device).scatter_reduce_(1, idx, src, "amin")
     member = order < 1.0
     return member, order
@@ -181,8 +183,7 @@ def point_neighbourhood(
             centre = planes[:, rows, seed].unsqueeze(-1)  # (3, B, 1)
             d2 = (planes - centre).square_().sum(0)  # (B, N)
             near, idx = d2.topk(k, dim=1, largest=False)  # nearest first
-            valid = torch.ones_like(idx, dtype=torch.bool) if r2 is None else near < r2
-            return _dense(idx, valid, n)
+            return _dense(idx, None if r2 is None else near < r2, n)
 
         return neighbourhood
     if radius is None:
@@ -194,9 +195,7 @@ def point_neighbourhood(
 
     def graph_neighbourhood(seed: torch.Tensor):
         idx = graph[rows, seed]  # (B, k)
-        if valid_graph is None:
-            return _dense(idx, torch.ones_like(idx, dtype=torch.bool), n)
-        return _dense(idx, valid_graph[rows, seed], n)
+        return _dense(idx, None if valid_graph is None else valid_graph[rows, seed], n)
 
     return graph_neighbourhood
 
