@@ -197,3 +197,20 @@ def test_step_and_graph_backends_agree(radius):
     a = region_point_mask(x, r, generator=torch.Generator().manual_seed(2), **kw)
     b = region_point_mask(x, r, generator=torch.Generator().manual_seed(2), backend="torch", **kw)
     assert torch.equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("x_dim", [3, 4])
+def test_region_on_gpu(x_dim):
+    dev = torch.device("cuda")
+    gen = torch.Generator(device=dev).manual_seed(0)
+    if x_dim == 3:
+        x, r = (t.to(dev) for t in cloud(b=8, n=512))
+    else:
+        x, r = torch.rand(8, 3, 32, 32, device=dev), torch.rand(8, 32, 32, device=dev)
+    masker = make_masker("region", alpha=0.5, beta=0.3, k=16, size=3, truncate=True, p=0.5)
+    xm, mask = masker(x, r, generator=gen)
+    assert xm.device.type == "cuda" and mask.device.type == "cuda"
+    per_sample = mask.flatten(1).sum(1)
+    budget = round(0.3 * mask.flatten(1).shape[1])
+    assert ((per_sample == 0) | (per_sample == budget)).all()
