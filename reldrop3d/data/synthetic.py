@@ -3,10 +3,12 @@
 Eleven classes (table, chair, stool, lamp, mug, bottle, airplane, bed, guitar, car, bookshelf),
 each built from named parts (:mod:`.synthetic_shapes`); part ids are global across classes, like
 ShapeNetPart's 50 ids (``part_names``, ``parts_of_class``). Per shape: random proportions of every
-part, optional parts, random per-part sampling density, bounding-box proportions pulled towards a
-class-independent random target (so that extents alone do not give the class away), rotation about
-the up axis (y), Gaussian surface noise; finally centred and scaled into the unit sphere, like the
-standard ModelNet preprocessing. Generated in memory, vectorised per class, deterministic by seed.
+part, optional parts, random per-part and view-dependent sampling density, bounding-box
+proportions pulled towards a class-independent random target and a random taper (so that extents
+and radial moments alone do not give the class away), rotation about the up axis (y), Gaussian
+surface noise; finally centred and scaled into the unit sphere, like the standard ModelNet
+preprocessing. Generated in memory, vectorised per class, deterministic by seed. See
+``docs/synthetic.md``.
 
 Random streams: split ``s`` of seed ``seed`` draws from ``numpy.random.SeedSequence(seed,
 spawn_key=(SPLITS[s],))`` (= ``SeedSequence(seed).spawn(3)[SPLITS[s]]``), so the splits are

@@ -10,7 +10,9 @@ Surface sampling (:func:`sample_class`): each output point picks a primitive wit
 proportional to the primitive's surface area times a random per-shape, per-part density factor
 (log-normal), mixed with a small uniform share so that every present primitive keeps some points;
 then a point on that primitive's surface with its outward unit normal. Only the points that chose
-a primitive are computed for it, so the work is O(B N) per class.
+a primitive are computed for it, so the work is O(B N) per class. With ``view_bias`` > 0, 2N
+candidates are drawn and N kept by weighted sampling without replacement, weights growing along a
+random direction (one side of the object denser than the other, as in a scan).
 """
 
 from __future__ import annotations
@@ -508,6 +510,9 @@ def sample_class(
         Standard deviation of the log of the per-part density factor.
     uniform_share : float
         Share of the points spread evenly over the present primitives (keeps small parts visible).
+    view_bias : float
+        Largest strength g of the view-dependent density ``exp(g <p, d> / max |p|)`` (each shape
+        draws g from U(0, view_bias) and a random direction d); 0 turns it off.
 
     Returns
     -------
