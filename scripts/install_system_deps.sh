@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages for Open3D import (libusb, GL, EGL) and its headless renderer (Mesa, Vulkan).
 set -u
-PKGS="libusb-1.0-0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libvulkan1 mesa-vulkan-drivers"
+PKGS="libusb-1.0-0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libvulkan1 mesa-vulkan-drivers xvfb"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -17,6 +17,7 @@ DATASETS = Registry(
         "modelnet10": "reldrop3d.data.modelnet",
         "shapenetpart": "reldrop3d.data.shapenet",
         "shapenet": "reldrop3d.data.shapenet",
+        "digits": "reldrop3d.data.digits",
     },
 )
 register_dataset = DATASETS.register

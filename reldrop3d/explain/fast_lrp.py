@@ -120,8 +120,8 @@ def fast_lrp(
     -------
     Tensor (B, N): relevance per point. With zero biases it sums to the target logit.
     """
-    if points.dim() != 3:
-        raise ValueError(f"points must be (B, N, C), got shape {tuple(points.shape)}")
+    if points.dim() not in (3, 4):
+        raise ValueError(f"points must be (B, N, C) (or images (B, C, H, W)), got shape {tuple(points.shape)}")
     names = input_layer_names(model)
     modules = dict(model.named_modules())
     units = {u.linear_name: u for u in find_linear_units(model)}

@@ -5,7 +5,7 @@ Every model takes points as (B, N, C) channels-last tensors and returns logits:
 label (B,) for the one-hot input of the segmentation head).
 """
 
-from . import dgcnn, pointnet, pointnet2  # noqa: F401  (register models)
+from . import dgcnn, images, pointnet, pointnet2  # noqa: F401  (register models)
 from .registry import MODELS, create_model, list_models, register_model
 
 __all__ = ["MODELS", "create_model", "list_models", "register_model"]

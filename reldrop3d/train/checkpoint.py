@@ -7,21 +7,26 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..models import create_model
-from ..utils.io import atomic_path
 
 META_KEY = "reldrop3d"
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
+def atomic_checkpoint_io():
     """Lightning checkpoint I/O that writes to a temporary file and renames it into place, so an
-    interrupted save never corrupts the previous checkpoint."""
+    interrupted save never corrupts the previous checkpoint. (Built on demand: importing
+    lightning costs seconds, and loading a model for a viewer does not need it.)"""
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+    from ..utils.io import atomic_path
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+            with atomic_path(path) as tmp:
+                torch.save(checkpoint, tmp)
+
+    return AtomicCheckpointIO()
 
 
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..explain import relevance
-from ..masking import RandomPointDropout, RelDrop
+from ..masking import RandomPointDropout, make_masker, mask_batch
 
 
 class InputDropout:
@@ -41,12 +41,7 @@ class InputDropout:
         self.kind = kind
         self.method = method
         if kind == "reldrop":
-            if mode != "point":
-                from ..masking import make_masker  # region modes (optional module)
-
-                self.masker = make_masker(mode=mode, alpha=alpha, beta=beta, fill=fill, p=p)
-            else:
-                self.masker = RelDrop(alpha=alpha, beta=beta, fill=fill, p=p)
+            self.masker = make_masker(mode=mode, alpha=alpha, beta=beta, fill=fill, p=p)
         elif kind == "random":
             self.masker = RandomPointDropout(max_ratio=max_ratio, p=p)
         elif kind == "none":
@@ -65,5 +60,10 @@ class InputDropout:
             return points, None
         if self.kind == "random":
             return self.masker(points)
-        rel = relevance(model, points, target, method=self.method, category=category)
-        return self.masker(points, rel)
+
+        def explain(idx: torch.Tensor) -> torch.Tensor:
+            # only the samples chosen for masking (a share p of the batch) are explained
+            cat = None if category is None else category[idx]
+            return relevance(model, points[idx], target[idx], method=self.method, category=cat)
+
+        return mask_batch(self.masker, points, explain)

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from ..data import PointCloudDataset, create_dataset
 from ..models import create_model
 from ..utils.io import atomic_write_text
-from .checkpoint import AtomicCheckpointIO
+from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
 from .input_dropout import InputDropout
 from .module import PointCloudTask
@@ -123,7 +123,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         precision=cfg.precision,
         logger=CSVLogger(out, name="", version=""),
         callbacks=[ckpt_cb],
-        plugins=[AtomicCheckpointIO()],
+        plugins=[atomic_checkpoint_io()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
         limit_train_batches=cfg.max_steps_per_epoch or 1.0,
