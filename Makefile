@@ -10,7 +10,7 @@ CONSTRAINTS := constraints/ci.txt
 # extras installed into the development environment
 EXTRAS ?= dev,viewer
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) | sha1sum | cut -c1-12)
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: venv system-deps fast demo test test-fast bench lint freeze clean
 
