@@ -23,6 +23,15 @@ def add_arguments(p) -> None:
     g.add_argument("--mask-mode", default="point", help="RelDrop mode: point (paper) or region")
     g.add_argument("--mask-p", type=float, default=1.0, help="share of each batch that is masked")
     g.add_argument("--relevance", default="lrp", help="relevance method for RelDrop (default: lrp)")
+    g = p.add_argument_group("explanation guidance (reldrop3d.guidance)")
+    g.add_argument("--guidance", default=None,
+                   help="guidance loss: rrr|gradmask|actdiff|energy|l1|ppce|isnet (needs a data "
+                        "set with 'roi', e.g. --data-kw clutter=biased); combinable with --augment")
+    g.add_argument("--guidance-weight", type=float, default=1.0,
+                   help="W in CE + W * guidance loss (default: %(default)s)")
+    g.add_argument("--guidance-kw", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="guidance loss arguments, e.g. c1=0.5 c2=12 for isnet")
+    g = p.add_argument_group("augmentation")
     g.add_argument("--no-geometric-augment", action="store_true", help="no scale/shift/jitter/rotation")
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, default=10)
@@ -62,6 +71,9 @@ def config_from_args(args):
         mask_mode=args.mask_mode,
         mask_p=args.mask_p,
         relevance_method=args.relevance,
+        guidance=args.guidance,
+        guidance_weight=args.guidance_weight,
+        guidance_kwargs=parse_key_values(args.guidance_kw),
         geometric_augment=not args.no_geometric_augment,
         epochs=args.epochs,
         batch_size=args.batch_size,

@@ -30,6 +30,9 @@ class TrainConfig:
     mask_p: float = 1.0
     dropout_max_ratio: float = 0.875
     relevance_method: str = "lrp"
+    guidance: str | None = None
+    guidance_weight: float = 1.0
+    guidance_kwargs: dict[str, Any] = field(default_factory=dict)
     geometric_augment: bool = True
     epochs: int = 10
     batch_size: int = 32
@@ -61,6 +64,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.guidance is not None:
+            from ..guidance import GUIDANCE
+
+            if self.guidance not in GUIDANCE:
+                raise ValueError(
+                    f"unknown guidance loss {self.guidance!r}; choose from {GUIDANCE.names()}"
+                )
+        if not self.guidance_weight >= 0:
+            raise ValueError(f"guidance_weight must be >= 0, got {self.guidance_weight}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -35,6 +35,10 @@ class PointCloudTask(L.LightningModule):
     lr, weight_decay, epochs : optimiser (Adam) and cosine schedule settings.
     meta : dict
         Stored in every checkpoint (see :mod:`reldrop3d.train.checkpoint`).
+    guidance : GuidanceLoss, optional
+        Explanation-guidance loss (:mod:`reldrop3d.guidance`); training batches must carry
+        ``roi`` (B, N) bool. The step loss becomes ``CE + guidance_weight * guidance(...)``.
+    guidance_weight : float
     """
 
     def __init__(
@@ -50,6 +54,8 @@ class PointCloudTask(L.LightningModule):
         epochs: int = 10,
         meta: dict | None = None,
         parts_of_class: dict[int, list[int]] | None = None,
+        guidance=None,
+        guidance_weight: float = 1.0,
     ):
         super().__init__()
         self.model = model
@@ -61,6 +67,8 @@ class PointCloudTask(L.LightningModule):
         self.lr, self.weight_decay, self.epochs = lr, weight_decay, epochs
         self.meta = meta or {}
         self.parts_of_class = parts_of_class or {}
+        self.guidance = guidance
+        self.guidance_weight = float(guidance_weight)
         k = num_parts if task == "partseg" else num_classes
         self.val_acc = MulticlassAccuracy(k, average="micro")
         self.val_macc = MulticlassAccuracy(k, average="macro")
@@ -94,9 +102,23 @@ class PointCloudTask(L.LightningModule):
         if self.augment is not None:
             x = self.augment(x)
         x, mask = self.input_dropout(self.model, x, target, category)
+        if self.guidance is not None:
+            if "roi" not in batch:
+                raise ValueError(
+                    "--guidance needs a region-of-interest mask 'roi' in every training batch "
+                    "(e.g. --data synthetic --data-kw clutter=biased)"
+                )
+            if self.guidance.needs_input_grad:
+                x = x.detach().requires_grad_(True)  # the loss then reuses this forward
         logits = self(x, category)
         loss = self._loss(logits, target)
         bs = x.shape[0]
+        if self.guidance is not None:
+            penalty = self.guidance(
+                self.model, x, target, batch["roi"].bool(), logits=logits, category=category
+            )
+            loss = loss + self.guidance_weight * penalty
+            self.log("train_guidance", penalty, batch_size=bs, on_step=False, on_epoch=True)
         self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True)
         if mask is not None:
             self.log("train_drop_rate", mask.float().mean(), batch_size=bs, on_epoch=True, on_step=False)

@@ -73,6 +73,11 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         method=cfg.relevance_method,
         mode=cfg.mask_mode,
     )
+    guidance = None
+    if cfg.guidance is not None:
+        from ..guidance import create_guidance
+
+        guidance = create_guidance(cfg.guidance, **cfg.guidance_kwargs)
     return PointCloudTask(
         model,
         num_classes=train_set.num_classes,
@@ -85,6 +90,8 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         epochs=cfg.epochs,
         meta=meta,
         parts_of_class=train_set.parts_of_class,
+        guidance=guidance,
+        guidance_weight=cfg.guidance_weight,
     )
 
 
