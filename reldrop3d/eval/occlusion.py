@@ -10,6 +10,20 @@ from ..data import batch_to_input
 from ..explain import relevance
 
 OCCLUSION_ORDERS = ("most", "least", "random")
+OCCLUSION_MODES = ("point", "region")
+
+
+def region_scores(points: torch.Tensor, scores: torch.Tensor, k: int = 32) -> torch.Tensor:
+    """Smooth per-point scores over kNN neighbourhoods: (B, N, C), (B, N) -> (B, N).
+
+    Removing points by the smoothed score takes away whole regions (the neighbourhoods of the
+    highest-scoring points) instead of scattered single points.
+    """
+    from ..ops import knn
+
+    xyz = points[..., :3].contiguous()
+    idx, _ = knn(xyz, xyz, min(k, xyz.shape[1]))
+    return scores.gather(1, idx.flatten(1)).view_as(idx.float()).mean(-1)
 
 
 def remove_points(points: torch.Tensor, scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -44,6 +58,8 @@ def occlusion_accuracy(
     batch_size: int = 32,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    mode: str = "point",
+    k: int = 32,
 ) -> dict[str, list[float]]:
     """Accuracy after removing a fraction of each cloud's points, per removal order.
 
@@ -53,11 +69,16 @@ def occlusion_accuracy(
     ----------
     fractions : list of float in [0, 1)
     orders : subset of ("most", "least", "random")
+    mode : {"point", "region"}
+        ``point`` removes single points by their score; ``region`` by the score averaged over
+        each point's k nearest neighbours (:func:`region_scores`), so whole regions go.
 
     Returns
     -------
     dict order -> list of accuracies, one per fraction.
     """
+    if mode not in OCCLUSION_MODES:
+        raise ValueError(f"unknown occlusion mode {mode!r}; choose from {OCCLUSION_MODES}")
     bad = [o for o in orders if o not in OCCLUSION_ORDERS]
     if bad:
         raise ValueError(f"unknown occlusion orders {bad}; choose from {OCCLUSION_ORDERS}")
@@ -72,6 +93,8 @@ def occlusion_accuracy(
             r = relevance(model, x, y, method=method)
         n = x.shape[1]
         scores = {"most": r, "least": -r, "random": torch.rand(r.shape, generator=gen).to(device)}
+        if mode == "region":
+            scores = {o: region_scores(x, s, k) for o, s in scores.items()}
         for o in orders:
             for i, f in enumerate(fractions):
                 xk = remove_points(x, scores[o], int(round(f * n)))
