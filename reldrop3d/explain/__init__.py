@@ -7,6 +7,8 @@
                 Flat on the input layers, Epsilon elsewhere, BatchNorm merged
 ``lrp_epsilon`` the same with Epsilon on the input layers too
 ``lrp_zennit``  the reference: the same rules through zennit (:mod:`.zennit_lrp`)
+``lrp_epsilon_plus_flat``  zennit: Flat input, ZPlus on convolutions, Epsilon on dense layers
+``lrp_alpha_beta``  zennit: Flat input, AlphaBeta(2, 1) on convolutions, Epsilon on dense layers
 ``gradient``    norm of the input gradient
 ``input_x_gradient``
 ``random``      uniform noise (control)
@@ -35,6 +37,8 @@ METHODS = {
     "lrp_epsilon": functools.partial(fast_lrp, config=LRPConfig(input_rule="epsilon")),
     "lrp_zennit": _zennit,
     "lrp_zennit_epsilon": functools.partial(_zennit, config=LRPConfig(input_rule="epsilon")),
+    "lrp_epsilon_plus_flat": functools.partial(_zennit, config=LRPConfig(conv_rule="zplus")),
+    "lrp_alpha_beta": functools.partial(_zennit, config=LRPConfig(conv_rule="alpha_beta")),
     "gradient": gradient,
     "input_x_gradient": input_x_gradient,
     "random": random_relevance,

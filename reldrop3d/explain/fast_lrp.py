@@ -21,6 +21,7 @@ from .targets import default_target, eval_mode, forward_model, select_output
 from .units import effective_bias, find_linear_units
 
 INPUT_RULES = ("flat", "epsilon")
+CONV_RULES = ("epsilon", "zplus", "alpha_beta")
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,22 @@ class LRPConfig:
     zero_bias : bool
         Leave biases out of the rule's denominators (zennit's ``zero_params="bias"``): relevance
         is then conserved, so per-point relevance sums to the explained logit.
+    conv_rule : {"epsilon", "zplus", "alpha_beta"}
+        Rule of the convolutions (the shared per-point MLPs); dense layers keep Epsilon.
+        ``zplus`` and ``alpha_beta`` (alpha=2, beta=1) give zennit's EpsilonPlusFlat and
+        EpsilonAlpha2Beta1Flat composites; they are computed with zennit only.
     """
 
     input_rule: str = "flat"
     epsilon: float = 1e-6
     zero_bias: bool = False
+    conv_rule: str = "epsilon"
 
     def __post_init__(self):
         if self.input_rule not in INPUT_RULES:
             raise ValueError(f"input_rule must be one of {INPUT_RULES}, got {self.input_rule!r}")
+        if self.conv_rule not in CONV_RULES:
+            raise ValueError(f"conv_rule must be one of {CONV_RULES}, got {self.conv_rule!r}")
         if not self.epsilon >= 0:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
 
@@ -122,6 +130,11 @@ def fast_lrp(
     """
     if points.dim() not in (3, 4):
         raise ValueError(f"points must be (B, N, C) (or images (B, C, H, W)), got shape {tuple(points.shape)}")
+    if config.conv_rule != "epsilon":
+        raise ValueError(
+            f"the fast path implements the Epsilon rule only; conv_rule={config.conv_rule!r} "
+            "is available through zennit (methods lrp_epsilon_plus_flat, lrp_alpha_beta)"
+        )
     names = input_layer_names(model)
     modules = dict(model.named_modules())
     units = {u.linear_name: u for u in find_linear_units(model)}

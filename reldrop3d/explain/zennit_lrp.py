@@ -11,7 +11,7 @@ from torch import nn
 from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import LayerMapComposite, MixedComposite, NameMapComposite
 from zennit.core import Composite
-from zennit.rules import Epsilon, Flat, Norm, Pass
+from zennit.rules import AlphaBeta, Epsilon, Flat, Norm, Pass, ZPlus
 from zennit.types import Activation, AvgPool, Convolution, Linear
 
 from ..models.attribution import attribution_mode
@@ -34,8 +34,13 @@ def build_composite(model: nn.Module, config: LRPConfig = DEFAULT_CONFIG) -> Com
     zero = "bias" if config.zero_bias else None
     eps = Epsilon(epsilon=config.epsilon, zero_params=zero)
     first = Flat() if config.input_rule == "flat" else eps
+    conv = {
+        "epsilon": eps,
+        "zplus": ZPlus(zero_params=zero),
+        "alpha_beta": AlphaBeta(alpha=2.0, beta=1.0, zero_params=zero),
+    }[config.conv_rule]
     # average pooling: relevance in proportion to each input (what the fast path does)
-    layer_map = [(Activation, Pass()), (AvgPool, Norm()), (Convolution, eps), (Linear, eps)]
+    layer_map = [(Activation, Pass()), (AvgPool, Norm()), (Convolution, conv), (Linear, eps)]
     return MixedComposite(
         [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
         canonizers=[SequentialMergeBatchNorm()],

@@ -156,3 +156,15 @@ def test_bad_inputs_raise(trained_pointnet):
         fast_lrp(model, x, y[:2])
     with pytest.raises(ValueError, match="input_rule"):
         LRPConfig(input_rule="gamma")
+
+
+@pytest.mark.parametrize("conv_rule", ["zplus", "alpha_beta"])
+def test_zennit_conv_rules_conserve_with_zero_biases(trained_pointnet, conv_rule):
+    model, x, y = trained_pointnet
+    model = zero_biases(model)
+    r = zennit_lrp(model, x, y, config=LRPConfig(conv_rule=conv_rule))
+    with torch.no_grad():
+        logit = model(x).gather(1, y[:, None]).squeeze(1)
+    torch.testing.assert_close(r.sum(1), logit, rtol=0.02, atol=1e-2 * logit.abs().mean().item())
+    with pytest.raises(ValueError, match="fast path implements the Epsilon rule only"):
+        fast_lrp(model, x, y, config=LRPConfig(conv_rule=conv_rule))
