@@ -23,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W",
                    help="guidance weights in CE + W * loss, e.g. rrr=0.1 isnet=1")
     g = p.add_argument_group("data and training (override the defaults or --quick)")
+    g.add_argument("--data", choices=["synthetic", "digits"], default="synthetic",
+                   help="point clouds with a class-placed clutter blob, or scikit-learn digits "
+                        "with a class-placed corner patch (model small_cnn)")
+    g.add_argument("--image-size", type=int, default=None, help="digits: upsampled size (32)")
     g.add_argument("--model", default=None, help="registered model (default: pointnet)")
     g.add_argument("--num-points", type=int, default=None)
     g.add_argument("--clutter-points", type=int, default=None, help="points of the clutter blob")
@@ -58,11 +62,11 @@ def config_from_args(args):
             raise SystemExit(f"bias-benchmark: --weight {key}={value!r} is not a number")
         weights[key] = float(value)
     seeds = tuple(range(args.first_seed, args.first_seed + args.seeds))
-    kw = dict(seeds=seeds, weights=weights, device=args.device)
+    kw = dict(seeds=seeds, weights=weights, device=args.device, data=args.data)
     if args.methods:
         kw["methods"] = tuple(args.methods)
     for name in ("model", "num_points", "clutter_points", "train_shapes", "test_shapes", "epochs",
-                 "batch_size", "lr", "alpha", "beta"):
+                 "batch_size", "lr", "alpha", "beta", "image_size"):
         value = getattr(args, name)
         if value is not None:
             kw[name] = value

@@ -48,8 +48,8 @@ def shuffle_background(
 
 def capture_activation(model: nn.Module, layer: str | None):
     """A context manager capturing one activation per forward: the output of module ``layer``,
-    or (``layer=None``) the input of ``model.head``, the pooled global feature of the
-    registered point-cloud classifiers. The captured tensors are in ``ctx.values``."""
+    or (``layer=None``) the input of ``model.head`` (or ``model.classifier``), the pooled
+    global feature of the registered classifiers. The captured tensors are in ``ctx.values``."""
     modules = dict(model.named_modules())
 
     class _Capture:
@@ -59,11 +59,11 @@ def capture_activation(model: nn.Module, layer: str | None):
 
         def __enter__(self):
             if layer is None:
-                head = getattr(model, "head", None)
+                head = getattr(model, "head", None) or getattr(model, "classifier", None)
                 if not isinstance(head, nn.Module):
                     raise ValueError(
-                        f"{type(model).__name__} has no 'head' module: pass ActDiffLoss(layer=...) "
-                        "naming the layer whose activations are compared"
+                        f"{type(model).__name__} has no 'head' or 'classifier' module: pass "
+                        "ActDiffLoss(layer=...) naming the layer whose activations are compared"
                     )
                 self.handle = head.register_forward_pre_hook(
                     lambda _m, args: self.values.append(args[0])
@@ -93,8 +93,8 @@ class ActDiffLoss(GuidanceLoss):
     Parameters
     ----------
     layer : str, optional
-        Module whose output is compared; default: the input of ``model.head`` (the global
-        feature of PointNet / PointNet++ / DGCNN).
+        Module whose output is compared; default: the input of ``model.head`` /
+        ``model.classifier`` (the global feature of PointNet / PointNet++ / DGCNN / SmallCNN).
     seed : int, optional
         Seed of the shuffling generator (default: the global torch RNG).
 

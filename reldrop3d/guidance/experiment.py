@@ -24,7 +24,7 @@ from torch import nn
 
 from ..data import create_dataset
 from ..explain import relevance
-from ..masking import RelDrop
+from ..masking.api import make_masker
 from ..models import create_model
 from . import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
 
@@ -44,6 +44,7 @@ DEFAULT_WEIGHTS = {
     "isnet": 1.0,
 }
 TEST_SETS = ("biased", "shuffled", "none")
+BENCH_DATA = ("synthetic", "digits")
 AUX_LOSS_WEIGHT = 0.001  # PointNet's feature-transform regulariser, as in the trainer
 
 
@@ -66,8 +67,14 @@ class BiasBenchmarkConfig:
     alpha: float = 0.5
     beta: float = 0.5
     device: str = "cpu"
+    data: str = "synthetic"
+    image_size: int = 32
 
     def __post_init__(self):
+        if self.data not in BENCH_DATA:
+            raise ValueError(f"data must be one of {BENCH_DATA}, got {self.data!r}")
+        if self.data == "digits" and (self.image_size < 8 or self.image_size % 8):
+            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
         unknown = [m for m in self.methods if m not in BASELINES and m not in GUIDANCE]
         if unknown:
             raise ValueError(
@@ -98,9 +105,65 @@ class BiasData:
     unbiased_train: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
 
+def corner_patch_masks(num_classes: int, size: int) -> torch.Tensor:
+    """Class-specific patch positions of the ``digits`` variant: (num_classes, size, size) bool,
+    squares of side ``size // 8`` spread along the top and bottom border."""
+    side = size // 8
+    masks = torch.zeros(num_classes, size, size, dtype=torch.bool)
+    per_row = (num_classes + 1) // 2
+    step = (size - side) / max(per_row - 1, 1)
+    for k in range(num_classes):
+        row = 0 if k < per_row else size - side
+        col = int(round((k % per_row) * step))
+        masks[k, row : row + side, col : col + side] = True
+    return masks
+
+
+def make_digits_bias_data(cfg: BiasBenchmarkConfig, seed: int) -> BiasData:
+    """The ``digits`` variant: scikit-learn's 8 x 8 digits upsampled to ``cfg.image_size``, with a
+    bright corner patch at a class-specific border position (biased), another class's position
+    (shuffled), a random one (the ``unbiased`` reference's training set) or none. ROI = the
+    digit area, every row outside the top and bottom bands where the patches lie (so the
+    background holds the patch and the empty border around it, as an object mask would).
+    ``train_shapes`` / ``test_shapes`` cap the split sizes."""
+    from ..data.digits import load_digits_arrays, split_indices
+
+    images, labels = load_digits_arrays()
+    k = int(labels.max()) + 1
+    images = F.interpolate(images, size=(cfg.image_size,) * 2, mode="nearest")
+    patches = corner_patch_masks(k, cfg.image_size)
+    band = cfg.image_size // 8
+    gen = torch.Generator().manual_seed(seed)
+
+    def load(split, clutter, n):
+        idx = split_indices(labels, split, seed)
+        idx = idx[torch.randperm(len(idx), generator=gen)[:n]]
+        x, y = images[idx].clone(), labels[idx]
+        roi = torch.zeros(len(y), cfg.image_size, cfg.image_size, dtype=torch.bool)
+        roi[:, band : cfg.image_size - band] = True
+        if clutter != "none":
+            if clutter == "biased":
+                where = y
+            elif clutter == "shuffled":
+                where = (y + torch.randint(1, k, y.shape, generator=gen)) % k
+            else:
+                where = torch.randint(0, k, y.shape, generator=gen)
+            x[:, 0][patches[where]] = 1.0
+        dev = cfg.device
+        return x.to(dev), y.to(dev), roi.to(dev)
+
+    train = load("train", "biased", cfg.train_shapes)
+    tests = {c: load("test", c, cfg.test_shapes) for c in TEST_SETS}
+    unbiased = load("train", "random", cfg.train_shapes) if "unbiased" in cfg.methods else None
+    return BiasData(train, tests, k, unbiased)
+
+
 def make_bias_data(cfg: BiasBenchmarkConfig, seed: int) -> BiasData:
     """Biased training set and the three test sets of ``seed`` (see the module docstring),
     on ``cfg.device``."""
+
+    if cfg.data == "digits":
+        return make_digits_bias_data(cfg, seed)
 
     def load(split, clutter, n):
         ds = create_dataset("synthetic", split, num_points=cfg.num_points, num_shapes=n,
@@ -181,7 +244,10 @@ def train_model(
     if method not in BASELINES and guidance is None:
         guidance = create_guidance(method)
     weight = cfg.weights.get(method, 1.0)
-    masker = RelDrop(cfg.alpha, cfg.beta) if method == "reldrop" else None
+    masker = None
+    if method == "reldrop":
+        mode = "pixel" if points.dim() == 4 else "point"
+        masker = make_masker(mode=mode, alpha=cfg.alpha, beta=cfg.beta)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs, eta_min=cfg.lr * 0.01)
@@ -195,7 +261,7 @@ def train_model(
             x, y, r = points[idx], labels[idx], roi[idx]
             if masker is not None:
                 rel = relevance(model, x, y)
-                x, _ = masker(x, rel, generator=gen if rel.device.type == "cpu" else None)
+                x, _ = masker(x, rel, gen if rel.device.type == "cpu" else None)
             opt.zero_grad(set_to_none=True)
             guided_loss(model, x, y, r, guidance, weight).backward()
             opt.step()
@@ -253,13 +319,16 @@ def run_bias_benchmark(cfg: BiasBenchmarkConfig, log=print) -> list[dict]:
     need_baseline = "isnet" in methods
     if need_baseline and "baseline" in methods:
         methods.remove("baseline")
+    model_name = cfg.model
+    if cfg.data == "digits" and model_name == "pointnet":
+        model_name = "small_cnn"
     for seed in cfg.seeds:
         data = make_bias_data(cfg, seed)
         baseline = None
         order = (["baseline"] if need_baseline else []) + methods
         for method in order:
             torch.manual_seed(seed)
-            model = create_model(cfg.model, num_classes=data.num_classes).to(cfg.device)
+            model = create_model(model_name, num_classes=data.num_classes).to(cfg.device)
             guidance = None
             row = {"method": method, "seed": seed,
                    "weight": cfg.weights.get(method) if method not in BASELINES else None}

@@ -42,8 +42,8 @@ def gwrp(values: torch.Tensor, mask: torch.Tensor, d: float = 0.9) -> torch.Tens
 
 
 def lrp_heatmap(model, x, target, category=None, eval: bool = False) -> torch.Tensor:
-    """Differentiable per-point LRP heat-map (B, N) through the fast LRP path (its forward leaves
-    BatchNorm running statistics untouched)."""
+    """Differentiable LRP heat-map, (B, N) per point or (B, H, W) per pixel, through the fast LRP
+    path (its forward leaves BatchNorm running statistics untouched)."""
     with frozen_batchnorm_stats(model):
         h = fast_lrp(model, x, target, category, differentiable=True, eval=eval)
     if not h.requires_grad:
@@ -79,7 +79,7 @@ class ISNetLoss(GuidanceLoss):
         Scale of the background term.
     heatmap_fn : callable, optional
         ``(model, x, target, category) -> (B, N) or (B, H, W)`` differentiable heat-maps; default
-        :func:`lrp_heatmap` (points). Pass one for image models.
+        :func:`lrp_heatmap` (models declaring ``lrp_input_layers``, points or images).
     eval : bool
         Compute the default LRP heat-maps in eval mode (default False: the train-mode graph).
     """
@@ -112,8 +112,6 @@ class ISNetLoss(GuidanceLoss):
     def heatmap(self, model, x, target, category=None) -> torch.Tensor:
         if self.heatmap_fn is not None:
             return self.heatmap_fn(model, x, target, category)
-        if x.dim() != 3:
-            raise ValueError("ISNet's default LRP heat-maps need points (B, N, C); pass heatmap_fn")
         return lrp_heatmap(model, x, target, category, eval=self.eval)
 
     def terms(self, heatmap: torch.Tensor, roi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

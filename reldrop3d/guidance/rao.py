@@ -29,7 +29,8 @@ def positive_attribution(
     category : LongTensor (B,), optional
     attribution : {"input_x_gradient", "lrp"}
         Input x gradient summed over channels (``create_graph=True``), or the fast LRP path with
-        ``differentiable=True`` in the model's current mode (points only).
+        ``differentiable=True`` in the model's current mode (models declaring
+        ``lrp_input_layers``).
 
     Returns
     -------
@@ -39,8 +40,6 @@ def positive_attribution(
         x, logits = forward_with_input_grad(model, x, logits, category)
         a = channel_sum(x * input_grad(select_output(logits, target), x), layout)
     elif attribution == "lrp":
-        if layout != "points":
-            raise ValueError("attribution='lrp' supports point clouds only; use input_x_gradient")
         a = lrp_heatmap(model, x, target, category, eval=False)
     else:
         raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")

@@ -98,3 +98,32 @@ def test_guided_loss_adds_weighted_penalty():
 def test_command_rejects_bad_arguments(argv, tmp_path):
     with pytest.raises(SystemExit, match="bias-benchmark"):
         main(["bias-benchmark", "--out", str(tmp_path), *argv])
+
+
+def test_digits_variant_data():
+    from reldrop3d.guidance.experiment import corner_patch_masks, make_digits_bias_data
+
+    masks = corner_patch_masks(10, 16)
+    assert masks.shape == (10, 16, 16) and (masks.flatten(1).sum(1) == 4).all()
+    assert len({tuple(m.nonzero()[0].tolist()) for m in masks}) == 10  # distinct positions
+    cfg = BiasBenchmarkConfig(data="digits", image_size=16, train_shapes=40, test_shapes=30,
+                              methods=("unbiased", "baseline"))
+    data = make_digits_bias_data(cfg, seed=0)
+    x, y, roi = data.train
+    assert x.shape == (40, 1, 16, 16) and roi.shape == (40, 16, 16) and data.num_classes == 10
+    assert (x[:, 0][masks[y]] == 1).all()  # the patch sits at the class position
+    assert not roi[masks[y]].any() and roi[:, 2:14].all()  # the patch is background
+    assert data.unbiased_train is not None
+    xs, ys, _ = data.tests["shuffled"]
+    assert not (xs[:, 0][masks[ys]] == 1).all()
+
+
+def test_digits_command_runs_every_method(tmp_path):
+    rc = main(["bias-benchmark", "--data", "digits", "--image-size", "8", "--train-shapes", "40",
+               "--test-shapes", "20", "--epochs", "1", "--seeds", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["method"] for r in results} == {"unbiased", "baseline", "reldrop", "rrr",
+                                              "gradmask", "actdiff", "energy", "l1", "ppce",
+                                              "isnet"}
+    assert all(0 <= r["acc_shuffled"] <= 1 for r in results)
