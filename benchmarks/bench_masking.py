@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from common import environment, print_table, time_interleaved  # noqa: E402
+from common import environment, make_train_step, print_table, time_interleaved  # noqa: E402
 
 from reldrop3d.masking import make_masker, region_point_mask  # noqa: E402
 from reldrop3d.models import create_model  # noqa: E402
@@ -44,18 +43,11 @@ def main() -> None:
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = create_model("pointnet", num_classes=40).to(dev)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
     x = torch.randn(args.batch, args.points, 3, device=dev)
     x = x / x.norm(dim=-1, keepdim=True)  # points on the unit sphere, like a normalised surface
     y = torch.randint(0, 40, (args.batch,), device=dev)
     r = torch.rand(args.batch, args.points, device=dev)
-
-    def step():
-        model.train()
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    step = make_train_step(model, x, y)
 
     maskers = {
         "point (paper rule)": make_masker("point", 0.5, args.beta),

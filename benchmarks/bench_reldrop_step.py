@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, print_table, time_interleaved  # noqa: E402
+from common import environment, make_train_step, print_table, time_interleaved  # noqa: E402
 
 from reldrop3d.explain import relevance  # noqa: E402
 from reldrop3d.masking import RelDrop, reldrop_mask  # noqa: E402
@@ -51,17 +50,10 @@ def main() -> None:
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = create_model(args.model, num_classes=args.classes).to(dev)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
     x = torch.randn(args.batch, args.points, 3, device=dev)
     y = torch.randint(0, args.classes, (args.batch,), device=dev)
     masker = RelDrop(0.5, 0.5)
-
-    def step(inp):
-        model.train()
-        loss = F.cross_entropy(model(inp), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    step = make_train_step(model, x, y)
 
     def reldrop_step(method):
         def fn():

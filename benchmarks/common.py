@@ -45,3 +45,18 @@ def print_table(title: str, times: dict[str, float], baseline: str, unit: str = 
 def environment() -> str:
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}"
+
+
+def make_train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float = 1e-3):
+    """A closure running one Adam training step of ``model`` on ``(x, y)``; its argument
+    replaces ``x`` (e.g. a masked batch)."""
+    opt = torch.optim.Adam(model.parameters(), lr)
+
+    def step(inp: torch.Tensor | None = None) -> None:
+        model.train()
+        loss = torch.nn.functional.cross_entropy(model(x if inp is None else inp), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
