@@ -48,7 +48,7 @@ def zero_biases(model):
     model = copy.deepcopy(model)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d)) and m.bias is not None:
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)) and m.bias is not None:
                 m.bias.zero_()
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.running_mean.zero_()
