@@ -21,6 +21,8 @@ DATASETS = Registry(
     },
 )
 register_dataset = DATASETS.register
+# data sets of images (B, C, H, W) rather than point clouds; they take no point-cloud arguments
+IMAGE_DATASETS = ("digits",)
 
 
 def create_dataset(name: str, split: str = "train", **kwargs) -> PointCloudDataset:
@@ -38,6 +40,7 @@ def list_datasets() -> list[str]:
 
 __all__ = [
     "DATASETS",
+    "IMAGE_DATASETS",
     "DataError",
     "PointCloudDataset",
     "batch_to_input",

@@ -69,7 +69,10 @@ class PointCloudDataset(Dataset):
 
 
 def batch_to_input(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Model input (B, N, C) from a collated batch: xyz, plus normals when present."""
+    """Model input from a collated batch: points (B, N, C) (xyz, plus normals when present), or
+    images (B, C, H, W) for image data sets."""
+    if "image" in batch:
+        return batch["image"]
     points = batch["points"]
     if "normals" in batch:
         return torch.cat([points, batch["normals"]], dim=-1)

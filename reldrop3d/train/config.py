@@ -77,9 +77,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def is_image_data(self) -> bool:
+        from ..data import IMAGE_DATASETS
+
+        return self.data in IMAGE_DATASETS
+
     def dataset_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`reldrop3d.data.create_dataset` (besides the split)."""
-        kw = dict(num_points=self.num_points, use_normals=self.use_normals, **self.data_kwargs)
+        if self.is_image_data:
+            kw = dict(self.data_kwargs)
+        else:
+            kw = dict(num_points=self.num_points, use_normals=self.use_normals, **self.data_kwargs)
         if self.data_root is not None:
             kw["root"] = self.data_root
         return kw

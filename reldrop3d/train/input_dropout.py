@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..explain import relevance
+from ..explain.images import image_relevance
 from ..masking import RandomPointDropout, make_masker, mask_batch
 
 
@@ -25,6 +26,10 @@ class InputDropout:
         For ``random``: the PointNet++ maximum dropout ratio.
     method : str
         Relevance method for ``reldrop`` (see :func:`reldrop3d.explain.relevance`).
+    mode : str
+        Mask mode (:func:`reldrop3d.masking.make_masker`); ``point`` means ``pixel`` for images.
+    images : bool
+        Inputs are images (B, C, H, W) with relevance (B, H, W).
     """
 
     def __init__(
@@ -37,11 +42,18 @@ class InputDropout:
         max_ratio: float = 0.875,
         method: str = "lrp",
         mode: str = "point",
+        images: bool = False,
     ):
         self.kind = kind
         self.method = method
+        self.images = images
+        if images and mode == "point":
+            mode = "pixel"  # the paper's element-wise rule on pixels
         if kind == "reldrop":
             self.masker = make_masker(mode=mode, alpha=alpha, beta=beta, fill=fill, p=p)
+        elif kind == "random" and images:
+            # random pixel dropout = the rule with alpha = 1 (relevance ignored), rate ~ max_ratio / 2
+            self.masker = make_masker(mode="pixel", alpha=1.0, beta=max_ratio / 2, fill=fill, p=p)
         elif kind == "random":
             self.masker = RandomPointDropout(max_ratio=max_ratio, p=p)
         elif kind == "none":
@@ -59,10 +71,14 @@ class InputDropout:
         if self.masker is None:
             return points, None
         if self.kind == "random":
+            if self.images:
+                return self.masker(points, torch.zeros(points.shape[:1] + points.shape[2:], device=points.device))
             return self.masker(points)
 
         def explain(idx: torch.Tensor) -> torch.Tensor:
             # only the samples chosen for masking (a share p of the batch) are explained
+            if self.images:
+                return image_relevance(model, points[idx], target[idx], method=self.method)
             cat = None if category is None else category[idx]
             return relevance(model, points[idx], target[idx], method=self.method, category=cat)
 

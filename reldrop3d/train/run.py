@@ -35,7 +35,7 @@ def build_model(cfg: TrainConfig, train_set: PointCloudDataset) -> tuple[torch.n
     """The model and the keyword arguments that rebuild it."""
     kw = dict(num_classes=train_set.num_classes, in_channels=train_set.in_channels, **cfg.model_kwargs)
     if cfg.task == "partseg":
-        if train_set.num_parts < 2:
+        if getattr(train_set, "num_parts", 0) < 2:
             raise ValueError(f"data set {cfg.data!r} has no part labels; partseg needs them")
         kw.update(task="partseg", num_parts=train_set.num_parts)
     return create_model(cfg.model, **kw), kw
@@ -59,8 +59,8 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         "num_points": cfg.num_points,
         "use_normals": cfg.use_normals,
         "task": cfg.task,
-        "num_parts": train_set.num_parts,
-        "parts_of_class": {int(k): list(v) for k, v in train_set.parts_of_class.items()},
+        "num_parts": getattr(train_set, "num_parts", 0),
+        "parts_of_class": {int(k): list(v) for k, v in getattr(train_set, "parts_of_class", {}).items()},
         "config": cfg.to_dict(),
     }
     dropout = InputDropout(
@@ -72,6 +72,7 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         max_ratio=cfg.dropout_max_ratio,
         method=cfg.relevance_method,
         mode=cfg.mask_mode,
+        images=cfg.is_image_data,
     )
     guidance = None
     if cfg.guidance is not None:
@@ -82,14 +83,14 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         model,
         num_classes=train_set.num_classes,
         task=cfg.task,
-        num_parts=train_set.num_parts,
+        num_parts=getattr(train_set, "num_parts", 0),
         input_dropout=dropout,
-        augment=geometric_augmentation() if cfg.geometric_augment else None,
+        augment=geometric_augmentation() if cfg.geometric_augment and not cfg.is_image_data else None,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         epochs=cfg.epochs,
         meta=meta,
-        parts_of_class=train_set.parts_of_class,
+        parts_of_class=getattr(train_set, "parts_of_class", {}),
         guidance=guidance,
         guidance_weight=cfg.guidance_weight,
     )

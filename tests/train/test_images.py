@@ -1,0 +1,30 @@
+"""The 2D adapter: image models train in the same trainer with the same masking."""
+
+import pytest
+
+from reldrop3d.cli import main
+from reldrop3d.train.config import TrainConfig
+from reldrop3d.train.run import train
+
+
+@pytest.mark.parametrize("augment,mode", [("reldrop", "point"), ("reldrop", "block"), ("random", "point")])
+def test_digits_small_cnn_in_the_trainer(tmp_path, augment, mode):
+    cfg = TrainConfig(data="digits", model="small_cnn", augment=augment, mask_mode=mode, epochs=1,
+                      batch_size=32, max_steps_per_epoch=8, out=str(tmp_path / "d"),
+                      progress=False, accelerator="cpu")
+    assert cfg.dataset_kwargs() == {}  # no point-cloud arguments for an image data set
+    result = train(cfg)
+    assert 0.2 < result["metrics"]["train_drop_rate"] < 0.8
+    assert 0.0 <= result["metrics"]["val_acc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_reldrop_training_on_digits_learns(tmp_path, capsys):
+    out = tmp_path / "digits"
+    rc = main(["train", "--data", "digits", "--model", "small_cnn", "--augment", "reldrop",
+               "--epochs", "3", "--no-progress", "--accelerator", "cpu", "--out", str(out)])
+    assert rc == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "checkpoints" / "last.ckpt")]) == 0
+    acc = float(capsys.readouterr().out.split("overall accuracy:")[1].split()[0])
+    assert acc > 0.6  # chance is 0.1
