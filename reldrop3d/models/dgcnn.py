@@ -20,6 +20,25 @@ from .pooling import GlobalMaxPool
 from .registry import register_model
 
 
+class EdgeConv2d(nn.Conv2d):
+    """The first 1x1 convolution of an EdgeConv, on ``[x_j - x_i, x_i]`` (2C channels).
+
+    In attribution mode the edge features arrive as pure copies ``[x_j, x_i]`` and the weights
+    are reparametrised to ``[W_1, W_2 - W_1]`` (same output): then every op between two LRP
+    units is a gather or a copy, so relevance is routed identically by the fast path and by
+    zennit (which would otherwise push relevance through the subtraction as if it were a
+    gradient). The weight is derived inside ``forward``, so rules that modify ``self.weight``
+    (BatchNorm merging, Epsilon) still apply.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not is_attributing():
+            return super().forward(x)
+        c = self.in_channels // 2
+        w = torch.cat([self.weight[:, :c], self.weight[:, c:] - self.weight[:, :c]], dim=1)
+        return self._conv_forward(x, w, self.bias)
+
+
 class EdgeConv(nn.Module):
     """EdgeConv: per-edge MLP on ``[x_j - x_i, x_i]`` over the k nearest j, max over j.
 
@@ -38,6 +57,8 @@ class EdgeConv(nn.Module):
         self.k = k
         self.backend = backend
         self.mlp = shared_mlp(2 * c_in, widths, dim=2, act="leaky_relu", bias=False)
+        first = self.mlp[0][0]
+        self.mlp[0][0] = EdgeConv2d(first.in_channels, first.out_channels, 1, bias=False)
         self.pool = GlobalMaxPool(dim=-1)
         self.out_channels = widths[-1]
 
@@ -59,9 +80,9 @@ class EdgeConv(nn.Module):
             idx, _ = knn(g, g, min(self.k, g.shape[1]), backend=self.backend)
         nb = gather_points(x, idx)  # (B, N, k, C)
         centre = x.unsqueeze(2).expand_as(nb)
-        # on the input points, relevance of x_j - x_i belongs to the neighbour j (centre constant)
-        ref = centre.detach() if graph is not None and is_attributing() else centre
-        edges = torch.cat([nb - ref, centre], dim=-1).permute(0, 3, 1, 2)  # (B, 2C, N, k)
+        # attribution: copies [x_j, x_i] for the reparametrised first conv (see EdgeConv2d)
+        rel = nb if is_attributing() else nb - centre
+        edges = torch.cat([rel, centre], dim=-1).permute(0, 3, 1, 2)  # (B, 2C, N, k)
         return self.pool(self.mlp(edges)).transpose(1, 2)
 
 
