@@ -15,6 +15,7 @@ from zennit.rules import AlphaBeta, Epsilon, Flat, Norm, Pass, ZPlus
 from zennit.types import Activation, AvgPool, Convolution, Linear
 
 from ..models.attribution import attribution_mode
+from ..models.pooling import WeightedSum
 from .fast_lrp import (
     DEFAULT_CONFIG,
     LRPConfig,
@@ -39,8 +40,15 @@ def build_composite(model: nn.Module, config: LRPConfig = DEFAULT_CONFIG) -> Com
         "zplus": ZPlus(zero_params=zero),
         "alpha_beta": AlphaBeta(alpha=2.0, beta=1.0, zero_params=zero),
     }[config.conv_rule]
-    # average pooling: relevance in proportion to each input (what the fast path does)
-    layer_map = [(Activation, Pass()), (AvgPool, Norm()), (Convolution, conv), (Linear, eps)]
+    # average pooling and constant-weight sums (interpolation): relevance in proportion to each
+    # input's contribution, which is what the fast path does
+    layer_map = [
+        (Activation, Pass()),
+        (AvgPool, Norm()),
+        (WeightedSum, Epsilon(epsilon=config.epsilon)),
+        (Convolution, conv),
+        (Linear, eps),
+    ]
     return MixedComposite(
         [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
         canonizers=[SequentialMergeBatchNorm()],

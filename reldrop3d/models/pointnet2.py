@@ -14,10 +14,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..ops import ball_query, farthest_point_sample, gather_points, group_points, knn_interpolate
+from ..ops import (
+    ball_query,
+    farthest_point_sample,
+    gather_points,
+    group_points,
+    interpolation_weights,
+)
 from .attribution import is_attributing
 from .layers import check_task, classifier_head, conv_bn_act, shared_mlp
-from .pooling import GlobalMaxPool
+from .pooling import GlobalMaxPool, WeightedSum
 from .registry import register_model
 
 
@@ -110,6 +116,7 @@ class FeaturePropagation(nn.Module):
         super().__init__()
         self.backend = backend
         self.mlp = shared_mlp(c_in, widths, dim=1)
+        self.interpolate = WeightedSum()  # a module, so LRP gives it a rule
         self.out_channels = widths[-1]
 
     def forward(self, xyz_dst, xyz_src, feats_dst, feats_src) -> torch.Tensor:
@@ -117,7 +124,9 @@ class FeaturePropagation(nn.Module):
         if xyz_src.shape[1] == 1:
             up = feats_src.expand(-1, xyz_dst.shape[1], -1)
         else:
-            up = knn_interpolate(xyz_dst, xyz_src, feats_src, k=3, backend=self.backend)
+            idx, self.interpolate.weights = interpolation_weights(xyz_dst, xyz_src, 3,
+                                                                  backend=self.backend)
+            up = self.interpolate(gather_points(feats_src, idx))
         x = up if feats_dst is None else torch.cat([feats_dst, up], dim=-1)
         return self.mlp(x.transpose(1, 2)).transpose(1, 2)
 

@@ -6,6 +6,22 @@ import torch
 from torch import nn
 
 
+class WeightedSum(nn.Module):
+    """Sum over neighbours with constant weights: (B, N, K, C) -> (B, N, C).
+
+    Set ``weights`` (B, N, K) before calling. As a module, LRP can give it a rule (the
+    interpolation of PointNet++'s feature propagation is such a sum): zennit's Epsilon rule on it
+    is what the fast path does implicitly (LRP-0 through a linear map).
+    """
+
+    weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weights is None:
+            raise RuntimeError("WeightedSum.weights must be set before the call")
+        return (x * self.weights.unsqueeze(-1)).sum(2)
+
+
 class GlobalMaxPool(nn.Module):
     """Max over the last dimension: (B, C, N) -> (B, C).
 

@@ -11,7 +11,7 @@ from .backend import (
     set_memory_budget,
 )
 from .ball_query import ball_query
-from .grouping import gather_points, group_points, knn_interpolate
+from .grouping import gather_points, group_points, interpolation_weights, knn_interpolate
 from .knn import knn, squared_distance
 from .sampling import farthest_point_sample
 
@@ -23,6 +23,7 @@ __all__ = [
     "group_points",
     "has_torch_cluster",
     "knn",
+    "interpolation_weights",
     "knn_interpolate",
     "resolve_backend",
     "set_memory_budget",

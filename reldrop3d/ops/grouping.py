@@ -107,9 +107,25 @@ def knn_interpolate(
     if features_src.shape[:2] != xyz_src.shape[:2]:
         raise ValueError(f"features_src {tuple(features_src.shape)} and xyz_src "
                          f"{tuple(xyz_src.shape)} must share (B, M)")
+    idx, w = interpolation_weights(xyz_dst, xyz_src, k, eps, backend)
+    return (gather_points(features_src, idx) * w.unsqueeze(-1)).sum(2)
+
+
+def interpolation_weights(
+    xyz_dst: torch.Tensor, xyz_src: torch.Tensor, k: int = 3, eps: float = 1e-8,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbours and weights of :func:`knn_interpolate`, computed without autograd.
+
+    Returns
+    -------
+    idx : LongTensor (B, N, k)
+        The k nearest source points of every destination point.
+    weights : Tensor (B, N, k)
+        ``1 / (d^2 + eps)``, normalised to sum to 1 per destination point.
+    """
     k = min(k, xyz_src.shape[1])
     with torch.no_grad():
         idx, d2 = knn(xyz_dst, xyz_src, k, backend=backend)
         w = 1.0 / (d2 + eps)
-        w = w / w.sum(-1, keepdim=True)
-    return (gather_points(features_src, idx) * w.unsqueeze(-1)).sum(2)
+        return idx, w / w.sum(-1, keepdim=True)

@@ -12,15 +12,16 @@ from reldrop3d.explain.zennit_lrp import zennit_lrp
 from reldrop3d.models import create_model, list_models
 
 POINT_MODELS = [m for m in list_models() if m.startswith(("pointnet", "dgcnn"))]
-# Where both apply the same rules, zennit and the fast path agree. PointNet++ partseg is the
-# exception: zennit passes relevance through the (un-hooked) feature interpolation as if it were a
-# gradient, the fast path applies LRP-0 there. DGCNN is compared with the Epsilon input rule: its
+# Where both apply the same rules, zennit and the fast path agree (every op between LRP units is a
+# gather, a copy or a hooked module: PointNet++'s interpolation is a WeightedSum module with the
+# Epsilon rule). DGCNN is compared with the Epsilon input rule: its
 # first EdgeConv conv is reparametrised on copies [x_j, x_i] during attribution, and zennit's Flat
 # rule, which re-runs that forward with unit weights, would see [1, 0] instead of uniform weights.
 ZENNIT_EXACT = {
     ("pointnet", "cls", "flat"), ("pointnet_tnet", "cls", "flat"), ("pointnet", "partseg", "flat"),
     ("pointnet2_ssg", "cls", "flat"), ("pointnet2_msg", "cls", "flat"),
     ("dgcnn", "cls", "epsilon"), ("dgcnn", "partseg", "epsilon"),
+    ("pointnet2_ssg", "partseg", "flat"), ("pointnet2_msg", "partseg", "flat"),
 }
 
 
@@ -66,8 +67,10 @@ def test_fast_path_matches_zennit(name, task, input_rule, shapes):
     cfg = LRPConfig(input_rule=input_rule)
     fast = fast_lrp(model, shapes, t, category=cat, config=cfg)
     ref = zennit_lrp(model, shapes, t, category=cat, config=cfg)
-    # DGCNN's classifier averages as well as max-pools: zennit's Norm rule adds a stabiliser
-    tol = 2e-3 if (name, task) == ("dgcnn", "cls") else 1e-6
+    # zennit stabilises its Norm rule (DGCNN's average pooling) and the interpolation's Epsilon
+    # rule (PointNet++ partseg) on small pooled values; elsewhere the paths agree to rounding
+    tol = {("dgcnn", "cls"): 2e-3, ("pointnet2_ssg", "partseg"): 1e-4,
+           ("pointnet2_msg", "partseg"): 1e-4}.get((name, task), 1e-6)
     torch.testing.assert_close(fast, ref, rtol=tol, atol=tol * ref.abs().max().item())
 
 
