@@ -36,8 +36,11 @@ test: system-deps venv
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# the headline benchmarks (each script in benchmarks/ also runs on its own; see README)
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_reldrop_step.py
+	$(PY) benchmarks/bench_masking.py
+	$(PY) benchmarks/bench_models.py
 
 lint: venv
 	$(VENV)/bin/ruff check reldrop3d tests benchmarks viewers
