@@ -12,7 +12,7 @@ EXTRAS ?= dev,viewer
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) | sha1sum | cut -c1-12)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv system-deps fast demo test test-fast bench lint freeze clean
+.PHONY: venv system-deps demo test test-fast bench lint freeze clean
 
 venv: $(STAMP)
 
