@@ -224,7 +224,7 @@ class Explainer:
             raise ValueError(f"target class {t} out of range for {probs.numel()} classes")
         r = self.relevance_fn(self.model, x, torch.tensor([t]), method=self.method)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        mask = self.masker.mask(r.detach().float(), gen)
+        mask = self.masker.mask(x, r.detach().float(), gen)
         return Explained(pred, t, to_numpy(r[0]).astype(np.float64), to_numpy(mask[0]).astype(bool),
                          to_numpy(probs).astype(np.float64))
 
