@@ -189,6 +189,9 @@ class Masker:
         x_masked : Tensor, same shape as ``x``
         mask : BoolTensor (B, N) or (B, H, W); all False for samples not masked.
         """
+        if index is None and self.p >= 1.0:  # every sample: no sub-batch copies
+            mask = self.mask(x, relevance, generator)
+            return self.fill_masked(x, mask, generator), mask
         if index is None:
             index = self.select(x.shape[0], generator, x.device)
             if self.p < 1.0:
@@ -252,6 +255,8 @@ def mask_batch(
     ...     masker, points, lambda i: relevance(model, points[i], target[i], method="lrp"))
     """
     index = masker.select(x.shape[0], generator, x.device)
+    if masker.p >= 1.0:  # the whole batch, in order
+        return masker(x, explain(index), generator)
     if index.numel() == 0:
         spatial = x.shape[1:2] if x.dim() == 3 else x.shape[2:]
         return x, torch.zeros(x.shape[0], *spatial, dtype=torch.bool, device=x.device)
