@@ -19,6 +19,7 @@ def test_torchrun_two_processes_with_reldrop(tmp_path):
     out = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "--log-dir", str(tmp_path / "logs"), "--redirects", "3",  # one stdout file per rank
         "-m", "reldrop3d", "train", "--data", "synthetic",
         "--data-kw", "num_shapes={'train':64,'test':32}", "--num-points", "64",
         "--epochs", "1", "--batch-size", "8", "--strategy", "ddp", "--devices", "2",
@@ -28,8 +29,9 @@ def test_torchrun_two_processes_with_reldrop(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # every rank prints its result; metrics are all-reduced, so they agree
-    results = [json.loads(m) for m in re.findall(r"^\{\n.*?^\}", proc.stdout, re.S | re.M)]
-    assert len(results) == 2
+    logs = sorted((tmp_path / "logs").rglob("stdout.log"))
+    assert len(logs) == 2
+    results = [json.loads(re.search(r"^\{\n.*^\}", f.read_text(), re.S | re.M)[0]) for f in logs]
     assert results[0]["metrics"]["val_acc"] == results[1]["metrics"]["val_acc"]
     assert 0.3 < results[0]["metrics"]["train_drop_rate"] < 0.8  # RelDrop masked on both ranks
     model, meta = load_model(out / "checkpoints" / "last.ckpt")
