@@ -40,6 +40,8 @@ def add_arguments(p) -> None:
     g.add_argument("--weight-decay", type=float, default=1e-4)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-steps-per-epoch", type=int, default=None)
+    g.add_argument("--accumulate-grad-batches", type=int, default=1,
+                   help="optimiser step every N batches (gradients averaged)")
     g = p.add_argument_group("run")
     g.add_argument("--out", default="runs/default", help="output folder (default: %(default)s)")
     g.add_argument("--resume", default=None, help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
@@ -81,6 +83,7 @@ def config_from_args(args):
         weight_decay=args.weight_decay,
         seed=args.seed,
         max_steps_per_epoch=args.max_steps_per_epoch,
+        accumulate_grad_batches=args.accumulate_grad_batches,
         out=args.out,
         resume=args.resume,
         accelerator=args.accelerator,

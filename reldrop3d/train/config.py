@@ -47,6 +47,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     max_steps_per_epoch: int | None = None
+    accumulate_grad_batches: int = 1
     progress: bool = True
     val_split: str = "test"
 
@@ -59,7 +60,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {v}")
-        for name in ("epochs", "batch_size", "num_points"):
+        for name in ("epochs", "batch_size", "num_points", "accumulate_grad_batches"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:

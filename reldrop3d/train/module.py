@@ -118,10 +118,14 @@ class PointCloudTask(L.LightningModule):
                 self.model, x, target, batch["roi"].bool(), logits=logits, category=category
             )
             loss = loss + self.guidance_weight * penalty
-            self.log("train_guidance", penalty, batch_size=bs, on_step=False, on_epoch=True)
-        self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True)
+            self.log("train_guidance", penalty, batch_size=bs, on_step=False, on_epoch=True,
+                     sync_dist=True)
+        # sync_dist: under DDP the logged values are means over all processes
+        self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True,
+                 sync_dist=True)
         if mask is not None:
-            self.log("train_drop_rate", mask.float().mean(), batch_size=bs, on_epoch=True, on_step=False)
+            self.log("train_drop_rate", mask.float().mean(), batch_size=bs, on_epoch=True,
+                     on_step=False, sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

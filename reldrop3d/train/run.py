@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
 from .input_dropout import InputDropout
 from .module import PointCloudTask
+from .samplers import GlobalBatchSampler, ShardSampler
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,22 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
     )
 
 
-def make_loader(ds, cfg: TrainConfig, shuffle: bool) -> DataLoader:
+def make_loader(ds, cfg: TrainConfig, train: bool, world_size: int = 1, rank: int = 0) -> DataLoader:
+    """A loader for this process: its slice of every global training batch, or its evaluation shard.
+
+    See :mod:`reldrop3d.train.samplers`: a run on ``W`` processes with batch ``b`` sees the same
+    global batches as one process with batch ``W * b`` (or batch ``b`` and ``W`` accumulation
+    steps); evaluation covers every sample exactly once.
+    """
+    if train:
+        sampler = GlobalBatchSampler(len(ds), cfg.batch_size, world_size, rank, seed=cfg.seed,
+                                     drop_last=len(ds) > cfg.batch_size * world_size)
+    else:
+        sampler = ShardSampler(len(ds), world_size, rank)
     return DataLoader(
         ds,
         batch_size=cfg.batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(ds) > cfg.batch_size,
+        sampler=sampler,
         num_workers=cfg.num_workers,
         persistent_workers=cfg.num_workers > 0,
     )
@@ -120,9 +130,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     train_set, val_set = build_datasets(cfg)
     task = build_task(cfg, train_set)
     monitor = "val_instance_miou" if cfg.task == "partseg" else "val_acc"
-    ckpt_cb = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="best", monitor=monitor, mode="max", save_last=True
-    )
+    ckpt_cb = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=monitor, mode="max",
+                              enable_version_counter=False)
+    # Lightning >= 2.5 writes save_last=True's last.ckpt only in epochs that also wrote a best
+    # checkpoint; a monitor-free checkpoint of its own is rewritten after every epoch.
+    last_cb = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None,
+                              save_top_k=1, enable_version_counter=False)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         accelerator=cfg.accelerator,
@@ -130,26 +143,31 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         strategy=cfg.strategy,
         precision=cfg.precision,
         logger=CSVLogger(out, name="", version=""),
-        callbacks=[ckpt_cb],
+        callbacks=[ckpt_cb, last_cb],
         plugins=[atomic_checkpoint_io()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
-        limit_train_batches=cfg.max_steps_per_epoch or 1.0,
+        limit_train_batches=(cfg.max_steps_per_epoch or 0) * cfg.accumulate_grad_batches or 1.0,
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        use_distributed_sampler=False,  # our samplers shard (make_loader)
         log_every_n_steps=10,
         num_sanity_val_steps=0,
         deterministic=False,
     )
+    world, rank = trainer.world_size, trainer.global_rank
+    if rank > 0:  # same initial weights (DDP broadcasts rank 0's), own random masks/augmentations
+        torch.manual_seed(cfg.seed + 7919 * rank)
     trainer.fit(
         task,
-        make_loader(train_set, cfg, shuffle=True),
-        make_loader(val_set, cfg, shuffle=False),
+        make_loader(train_set, cfg, train=True, world_size=world, rank=rank),
+        make_loader(val_set, cfg, train=False, world_size=world, rank=rank),
         ckpt_path=cfg.resume,
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     result = {
         "metrics": metrics,
         "best_checkpoint": ckpt_cb.best_model_path,
-        "last_checkpoint": os.path.join(out, "checkpoints", "last.ckpt"),
+        "last_checkpoint": last_cb.best_model_path,
         "out": str(out),
     }
     return result

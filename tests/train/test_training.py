@@ -91,6 +91,16 @@ def test_train_checkpoint_resume_and_evaluate(tmp_path, capsys):
     assert "overall accuracy" in out and "mean class accuracy" in out
 
 
+def test_last_checkpoint_is_the_last_epoch_even_without_a_new_best(tmp_path):
+    # lr ~ 0: the validation accuracy cannot improve after epoch 0, so no later best checkpoint
+    # (Lightning's own save_last would then keep epoch 0 as "last")
+    result = train(tiny_config(tmp_path, epochs=3, lr=1e-12, augment="none"))
+    last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert (last["epoch"], last["global_step"]) == (2, 12)
+    assert result["last_checkpoint"].endswith("last.ckpt")
+    assert read_checkpoint(result["best_checkpoint"])["global_step"] <= 12
+
+
 def test_corrupt_or_missing_checkpoint_is_reported(tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
