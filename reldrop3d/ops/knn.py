@@ -6,8 +6,8 @@ import torch
 
 from .backend import (
     check_points,
-    get_memory_budget,
     cluster_flat_batches,
+    get_memory_budget,
     query_chunk_size,
     resolve_backend,
     torch_cluster_module,
