@@ -154,7 +154,7 @@ def knn_blocked(query: torch.Tensor, points: torch.Tensor, k: int, exclude_self:
         near = box_d2.topk(c0, dim=-1, largest=False).indices
         cand, pen, ids = gather_candidates(row_ids, near, None)
         d = distances(row_ids, cand, pen, ids)
-        r2 = d.topk(k, dim=-1, largest=False).values[..., -1].amax(-1)  # (R,)
+        r2 = d.topk(k, dim=-1, largest=False, sorted=False).values.amax((-2, -1))  # (R,)
         r2 = r2 * (1 + 1e-5) + slack[row_ids]  # slack for rounding in the expanded form
         del cand, pen, ids, d
 
