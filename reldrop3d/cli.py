@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from .utils.allocator import tune_malloc
+
+    tune_malloc()
     return int(args._run(args) or 0)
 
 

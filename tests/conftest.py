@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from reldrop3d.utils.allocator import tune_malloc
+
 torch.set_num_threads(int(os.environ.get("RELDROP3D_TEST_THREADS", "1")))
+tune_malloc()  # as the reldrop3d command does (fewer page faults in the training tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -1,0 +1,22 @@
+"""glibc allocator tuning: applied on Linux/glibc, skipped when the user configured malloc."""
+
+import sys
+
+import pytest
+
+from reldrop3d.utils.allocator import tune_malloc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_applied_on_linux(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("RELDROP3D_NO_MALLOC_TUNING", raising=False)
+    assert tune_malloc() is True
+
+
+@pytest.mark.parametrize("var, value", [("MALLOC_MMAP_THRESHOLD_", "65536"),
+                                        ("RELDROP3D_NO_MALLOC_TUNING", "1")])
+def test_user_settings_win(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    assert tune_malloc() is False
