@@ -168,7 +168,7 @@ def knn_blocked(query: torch.Tensor, points: torch.Tensor, k: int, exclude_self:
         # 3. select, in chunks of rows with similar candidate counts (sorted by count)
         start, total = 0, len(count_sorted)
         while start < total:
-            cap = min(total, start + 4096)
+            cap = min(total, start + 128)
             stop = min(cap, start + max(1, budget // (bytes_per_block_pair * count_sorted[cap - 1])))
             cmax = count_sorted[stop - 1]
             local = by_count[start:stop]
