@@ -20,3 +20,12 @@ def test_applied_on_linux(monkeypatch):
 def test_user_settings_win(monkeypatch, var, value):
     monkeypatch.setenv(var, value)
     assert tune_malloc() is False
+
+
+def test_values_fit_mallopt_int_argument():
+    # mallopt(int, int): a larger value would wrap silently (a trim threshold of 0 made training
+    # slower than glibc's defaults)
+    from reldrop3d.utils import allocator
+
+    for value in (allocator._TRIM_THRESHOLD, allocator._MMAP_THRESHOLD_MAX):
+        assert 0 < value < 2**31
