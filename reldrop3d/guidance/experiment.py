@@ -86,6 +86,13 @@ class BiasBenchmarkConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
+    @property
+    def model_name(self) -> str:
+        """The model trained: ``small_cnn`` for ``digits`` unless another was asked for."""
+        if self.data == "digits" and self.model == "pointnet":
+            return "small_cnn"
+        return self.model
+
     @classmethod
     def quick(cls, **overrides) -> BiasBenchmarkConfig:
         """A tiny setting for smoke tests (seconds per run)."""
@@ -319,9 +326,7 @@ def run_bias_benchmark(cfg: BiasBenchmarkConfig, log=print) -> list[dict]:
     need_baseline = "isnet" in methods
     if need_baseline and "baseline" in methods:
         methods.remove("baseline")
-    model_name = cfg.model
-    if cfg.data == "digits" and model_name == "pointnet":
-        model_name = "small_cnn"
+    model_name = cfg.model_name
     for seed in cfg.seeds:
         data = make_bias_data(cfg, seed)
         baseline = None
@@ -390,5 +395,6 @@ def format_table(results: list[dict], cfg: BiasBenchmarkConfig | None = None) ->
     lines.append(f"Seeds: {seeds}; mean ± std over seeds.")
     if cfg is not None:
         settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("methods",)}
+        settings["model"] = cfg.model_name
         lines.append(f"Settings: {settings}")
     return "\n".join(lines) + "\n"
