@@ -77,8 +77,10 @@ def epsilon_scale(
         that produced ``z`` (for heat-map losses with ``create_graph=True``).
     """
     if differentiable:
-        s = epsilon_ratio(z, epsilon, bias).detach()
-        return z * s + (z * (1 - s)).detach()
+        with torch.no_grad():
+            s = epsilon_ratio(z, epsilon, bias)
+        zs = z * s
+        return zs + (z.detach() - zs.detach())
     return EpsilonScale.apply(z, epsilon, bias)
 
 

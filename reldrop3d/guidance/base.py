@@ -13,8 +13,10 @@ returns a scalar (the *unweighted* penalty; the trainer multiplies it by ``--gui
 from __future__ import annotations
 
 import contextlib
+import types
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..explain.targets import forward_model
@@ -101,6 +103,36 @@ def frozen_batchnorm_stats(model: nn.Module):
         for m, momentum, tracked in saved:
             m.momentum = momentum
             m.num_batches_tracked.copy_(tracked)
+
+
+def _batchnorm_with_constant_statistics(self, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():  # the batch statistics, by BatchNorm's own (fast) kernel
+        _, mean, invstd = torch.native_batch_norm(x, None, None, None, None, True, 0.0, self.eps)
+        var = invstd.pow(-2).sub_(self.eps)
+    return F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, self.eps)
+
+
+@contextlib.contextmanager
+def batch_statistics_as_constants(model: nn.Module):
+    """BatchNorm layers in train mode normalise with the batch's statistics *as constants*.
+
+    Forward values are those of train mode, running statistics stay unchanged, but no gradient
+    flows through the batch mean and variance: each layer is a per-channel affine map, as LRP
+    treats it (zennit merges BatchNorm into the preceding layer the same way). Relevance then
+    stays within each sample (train-mode BatchNorm's backward mixes the samples of a batch), and
+    differentiating an LRP heat-map (ISNet) avoids BatchNorm's costly double backward (42 % of an
+    ISNet step before).
+    """
+    patched = []
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
+            m.forward = types.MethodType(_batchnorm_with_constant_statistics, m)
+            patched.append(m)
+    try:
+        yield model
+    finally:
+        for m in patched:
+            del m.forward
 
 
 class GuidanceLoss:

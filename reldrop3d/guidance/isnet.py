@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..explain import fast_lrp
-from .base import GuidanceLoss, element_layout, frozen_batchnorm_stats
+from .base import GuidanceLoss, batch_statistics_as_constants, element_layout
 
 HeatmapFn = Callable[..., torch.Tensor]
 
@@ -43,8 +43,10 @@ def gwrp(values: torch.Tensor, mask: torch.Tensor, d: float = 0.9) -> torch.Tens
 
 def lrp_heatmap(model, x, target, category=None, eval: bool = False) -> torch.Tensor:
     """Differentiable LRP heat-map, (B, N) per point or (B, H, W) per pixel, through the fast LRP
-    path (its forward leaves BatchNorm running statistics untouched)."""
-    with frozen_batchnorm_stats(model):
+    path. In train mode (``eval=False``) BatchNorm normalises with the batch statistics held
+    constant (:func:`~reldrop3d.guidance.base.batch_statistics_as_constants`): per-sample
+    relevance, running statistics untouched."""
+    with batch_statistics_as_constants(model):
         h = fast_lrp(model, x, target, category, differentiable=True, eval=eval)
     if not h.requires_grad:
         raise TypeError(

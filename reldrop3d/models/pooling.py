@@ -28,6 +28,10 @@ class GlobalMaxPool(nn.Module):
     For LRP, a max only routes relevance to the winning element, so the Epsilon rule of the unit
     that feeds it may be applied *after* the pooling (on (B, C) instead of (B, C, N)): models
     declare this with ``lrp_deferred_units = {unit_output_name: pool_name}``.
+
+    ``torch.max`` (as the reference PointNet code), not ``amax``: the gradient goes to one winner
+    per channel (``amax`` splits it among ties), and its backward is a scatter, ~5x cheaper than
+    ``amax``'s (measured on (16, 1024, 256)), which counts thrice in a differentiated LRP heat-map.
     """
 
     def __init__(self, dim: int = -1):
@@ -35,4 +39,4 @@ class GlobalMaxPool(nn.Module):
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=self.dim)
+        return x.max(dim=self.dim).values
