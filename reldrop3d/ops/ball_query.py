@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .backend import (
     check_points,
     cluster_flat_batches,
+    get_memory_budget,
     query_chunk_size,
     resolve_backend,
     torch_cluster_module,
 )
 from .knn import squared_distance
+from .leaves import LeafLayout
 
 ORDERS = ("first", "nearest")
 
@@ -37,6 +41,8 @@ def _pad(idx: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
 def _ball_torch(query, points, r2, k, order, chunk):
     b, m, _ = query.shape
     n = points.shape[1]
+    if query.device.type == "cpu" and chunk is None and n >= _BLOCKED_MIN_POINTS:
+        return _ball_blocked(query, points, r2, k, order, get_memory_budget())
     kk = min(k, n)
     planes = points.transpose(1, 2).contiguous()  # (B, 3, N)
     idx = torch.empty(b, m, kk, dtype=torch.long, device=query.device)
@@ -57,6 +63,45 @@ def _ball_torch(query, points, r2, k, order, chunk):
             d.masked_fill_(~inside, float("inf"))
             idx[:, s:e] = d.topk(kk, dim=-1, largest=False, sorted=True).indices
     return idx, count
+
+
+# CPU, 3-D, clouds of at least this many points: search k-d leaves within the radius only
+_BLOCKED_MIN_POINTS = 512
+
+
+def _ball_blocked(query, points, r2, k, order, budget):
+    """The torch backend's result, from the point leaves whose boxes reach into each query
+    leaf's radius (:class:`reldrop3d.ops.leaves.LeafLayout`); the same distance arithmetic
+    (:func:`_pairwise_sq_dist`), so the same ``idx`` and ``count``."""
+    n = points.shape[1]
+    kk = min(k, n)
+    lay = LeafLayout(query, points)
+    key_dtype = torch.float32 if n <= 2**24 else torch.float64
+    # a leaf farther than the radius (with a margin for rounding) holds no point inside the ball
+    reach = r2 * (1 + 1e-5)
+    min_leaves = math.ceil(kk / lay.size)  # topk needs >= kk candidates
+    bytes_per_leaf = lay.qsize * lay.size * 16
+    idx = torch.empty(lay.rows, lay.qsize, kk, dtype=torch.long, device=query.device)
+    count = torch.empty(lay.rows, lay.qsize, dtype=torch.long, device=query.device)
+    for row_ids in lay.outer_chunks(0, budget):
+        box_d2 = lay.box_distance2(row_ids)
+        wanted = (box_d2 < reach).sum(-1).clamp_(min=min_leaves)
+        for local, width in lay.by_count(wanted, bytes_per_leaf, budget):
+            rows = row_ids[local]
+            leaves = box_d2[local].topk(width, dim=-1, largest=False).indices
+            cand, pen, ids = lay.candidates(rows, leaves)
+            d = _pairwise_sq_dist(lay.q_rows[rows], cand.transpose(1, 2).contiguous())
+            inside = (d < r2) & (pen == 0).unsqueeze(1)
+            count[rows] = inside.sum(-1).clamp_(max=kk)
+            if order == "first":  # the kk smallest original indices inside the ball
+                key = torch.where(inside, ids.to(key_dtype).unsqueeze(1), float(n))
+                idx[rows] = key.topk(kk, dim=-1, largest=False, sorted=True).values.long()
+            else:
+                d.masked_fill_(~inside, float("inf"))
+                sel = d.topk(kk, dim=-1, largest=False, sorted=True).indices
+                idx[rows] = ids.unsqueeze(1).expand(-1, lay.qsize, -1).gather(2, sel)
+    # slots beyond count may hold n (no point): _pad overwrites them
+    return lay.to_query_order(idx.clamp_(max=n - 1)), lay.to_query_order(count)
 
 
 def _ball_cluster(query, points, radius, r2, k, order):

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from reldrop3d.ops import knn
+from reldrop3d.ops import ball_query, knn
 from reldrop3d.ops.knn import squared_distance
 from reldrop3d.ops.knn_blocked import knn_blocked
 
@@ -81,3 +81,24 @@ def test_knn_uses_the_blocked_search_on_cpu_for_3d_clouds(monkeypatch):
     knn(pts[:, :100], pts[:, :100], 8, backend="torch")  # small cloud: brute force
     knn(torch.randn(2, 1024, 8), torch.randn(2, 1024, 8), 8, backend="torch")  # 8-d features
     assert calls == [1]
+
+
+@pytest.mark.parametrize("kind", ["sphere", "clusters+outliers", "duplicates", "flat"])
+@pytest.mark.parametrize("order", ["first", "nearest"])
+@pytest.mark.parametrize("n, m, radius, k", [
+    (1024, 256, 0.2, 32), (1000, 77, 0.05, 16), (700, 700, 1.5, 64), (600, 50, 30.0, 600),
+])
+def test_blocked_ball_query_equals_brute_force(kind, order, n, m, radius, k):
+    pts = clouds(kind, 2, n)
+    query = pts[:, :m].clone()
+    query[:, ::3] += 0.01  # some queries off the points
+    blocked = ball_query(query, pts, radius, k, order=order, backend="torch")
+    brute = ball_query(query, pts, radius, k, order=order, backend="torch", chunk_size=m)
+    assert torch.equal(blocked[1], brute[1])  # counts
+    if order == "first":
+        assert torch.equal(blocked[0], brute[0])
+    else:  # points equidistant up to rounding may swap: compare the distances of valid slots
+        valid = torch.arange(k) < brute[1].unsqueeze(-1)
+        d_blocked = squared_distance(query, pts, blocked[0]).masked_fill(~valid, 0)
+        d_brute = squared_distance(query, pts, brute[0]).masked_fill(~valid, 0)
+        torch.testing.assert_close(d_blocked, d_brute, rtol=1e-6, atol=0)
