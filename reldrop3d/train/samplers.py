@@ -22,7 +22,9 @@ import torch
 from torch.utils.data import Sampler
 
 
-def _check_rank(num_replicas: int, rank: int) -> None:
+def _check_shard(num_samples: int, num_replicas: int, rank: int) -> None:
+    if num_samples < 1:
+        raise ValueError(f"cannot sample from an empty data set (num_samples={num_samples})")
     if num_replicas < 1:
         raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
     if not 0 <= rank < num_replicas:
@@ -65,11 +67,9 @@ class GlobalBatchSampler(Sampler[int]):
         shuffle: bool = True,
         drop_last: bool = True,
     ):
-        if num_samples < 1:
-            raise ValueError(f"cannot sample from an empty data set (num_samples={num_samples})")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        _check_rank(num_replicas, rank)
+        _check_shard(num_samples, num_replicas, rank)
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.num_replicas = num_replicas
@@ -120,9 +120,7 @@ class ShardSampler(Sampler[int]):
     """
 
     def __init__(self, num_samples: int, num_replicas: int = 1, rank: int = 0):
-        if num_samples < 1:
-            raise ValueError(f"cannot sample from an empty data set (num_samples={num_samples})")
-        _check_rank(num_replicas, rank)
+        _check_shard(num_samples, num_replicas, rank)
         self.num_samples = num_samples
         self.num_replicas = num_replicas
         self.rank = rank
