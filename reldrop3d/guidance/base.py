@@ -16,7 +16,6 @@ import contextlib
 import types
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..explain.targets import forward_model
