@@ -15,7 +15,7 @@ from .backend import (
     torch_cluster_module,
 )
 from .knn import squared_distance
-from .leaves import LeafLayout
+from .leaves import LeafLayout, use_leaf_search
 
 ORDERS = ("first", "nearest")
 
@@ -41,7 +41,7 @@ def _pad(idx: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
 def _ball_torch(query, points, r2, k, order, chunk):
     b, m, _ = query.shape
     n = points.shape[1]
-    if query.device.type == "cpu" and chunk is None and n >= _BLOCKED_MIN_POINTS:
+    if use_leaf_search(query, n, chunk):
         return _ball_blocked(query, points, r2, k, order, get_memory_budget())
     kk = min(k, n)
     planes = points.transpose(1, 2).contiguous()  # (B, 3, N)
@@ -63,10 +63,6 @@ def _ball_torch(query, points, r2, k, order, chunk):
             d.masked_fill_(~inside, float("inf"))
             idx[:, s:e] = d.topk(kk, dim=-1, largest=False, sorted=True).indices
     return idx, count
-
-
-# CPU, 3-D, clouds of at least this many points: search k-d leaves within the radius only
-_BLOCKED_MIN_POINTS = 512
 
 
 def _ball_blocked(query, points, r2, k, order, budget):

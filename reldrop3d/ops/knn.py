@@ -13,6 +13,7 @@ from .backend import (
     torch_cluster_module,
 )
 from .knn_blocked import knn_blocked
+from .leaves import use_leaf_search
 
 
 def squared_distance(query: torch.Tensor, points: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -51,20 +52,10 @@ def _drop_self(idx: torch.Tensor, k: int) -> torch.Tensor:
     return idx.gather(-1, order)
 
 
-# the blocked search pays off once a cloud has a few dozen leaves (CPU; measured in
-# benchmarks/bench_ops.py); a GPU runs the brute-force matmul + topk at full width instead
-_BLOCKED_MIN_POINTS = 512
-
-
-def _use_blocked(query: torch.Tensor, n: int, chunk) -> bool:
-    return (query.shape[-1] == 3 and query.device.type == "cpu" and chunk is None
-            and n >= _BLOCKED_MIN_POINTS)
-
-
 def _knn_torch(query, points, k, exclude_self, chunk):
     b, m, _ = query.shape
     n = points.shape[1]
-    if _use_blocked(query, n, chunk):
+    if use_leaf_search(query, n, chunk):
         return knn_blocked(query, points, k, exclude_self, budget=get_memory_budget())
     # Centre both clouds: the |p|^2 - 2 q.p expansion loses less precision near the origin.
     centre = points.mean(dim=1, keepdim=True)

@@ -15,9 +15,19 @@ import torch
 
 from .spatial_sort import kd_block_layout, kd_tree_order
 
+# the leaf searches pay off once a cloud has a few dozen leaves (CPU; measured in
+# benchmarks/bench_ops.py); a GPU runs the brute force (matmul + topk) at full width instead
+MIN_POINTS = 512
 POINT_LEAF = 16  # points per leaf (at most)
 QUERY_LEAF = 16  # queries per leaf (at most)
 INF = float("inf")
+
+
+def use_leaf_search(query: torch.Tensor, num_points: int, chunk_size: int | None) -> bool:
+    """Whether the pure-torch backend searches k-d leaves instead of brute force: 3-D clouds of
+    at least :data:`MIN_POINTS` points on the CPU, no explicit ``chunk_size``."""
+    return (query.shape[-1] == 3 and query.device.type == "cpu" and chunk_size is None
+            and num_points >= MIN_POINTS)
 
 
 def _sorted_leaves(x: torch.Tensor, target_size: int):

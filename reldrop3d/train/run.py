@@ -104,8 +104,7 @@ def make_loader(ds, cfg: TrainConfig, train: bool, world_size: int = 1, rank: in
     steps); evaluation covers every sample exactly once.
     """
     if train:
-        sampler = GlobalBatchSampler(len(ds), cfg.batch_size, world_size, rank, seed=cfg.seed,
-                                     drop_last=len(ds) > cfg.batch_size * world_size)
+        sampler = GlobalBatchSampler(len(ds), cfg.batch_size, world_size, rank, seed=cfg.seed)
     else:
         sampler = ShardSampler(len(ds), world_size, rank)
     return DataLoader(
@@ -147,7 +146,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         plugins=[atomic_checkpoint_io()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
-        limit_train_batches=(cfg.max_steps_per_epoch or 0) * cfg.accumulate_grad_batches or 1.0,
+        # Lightning counts batches, not optimiser steps
+        limit_train_batches=(cfg.max_steps_per_epoch * cfg.accumulate_grad_batches
+                             if cfg.max_steps_per_epoch else 1.0),
         accumulate_grad_batches=cfg.accumulate_grad_batches,
         use_distributed_sampler=False,  # our samplers shard (make_loader)
         log_every_n_steps=10,

@@ -125,12 +125,13 @@ class ShardSampler(Sampler[int]):
         self.num_replicas = num_replicas
         self.rank = rank
 
-    def __iter__(self) -> Iterator[int]:
+    def _indices(self) -> range:
         if self.rank >= self.num_samples:
-            return iter([self.num_samples - 1])
-        return iter(range(self.rank, self.num_samples, self.num_replicas))
+            return range(self.num_samples - 1, self.num_samples)
+        return range(self.rank, self.num_samples, self.num_replicas)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices())
 
     def __len__(self) -> int:
-        if self.rank >= self.num_samples:
-            return 1
-        return len(range(self.rank, self.num_samples, self.num_replicas))
+        return len(self._indices())
