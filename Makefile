@@ -12,7 +12,7 @@ EXTRAS ?= dev,viewer
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml $(CONSTRAINTS) | sha1sum | cut -c1-12)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv system-deps demo test test-fast bench lint freeze clean
+.PHONY: venv system-deps demo test test-fast fast bench lint freeze clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: system-deps venv
 
 test: system-deps venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# build the optional torch-cluster backend even without CUDA (it only pays on a GPU)
+fast: venv
+	RELDROP3D_TORCH_CLUSTER=1 bash scripts/install_optional.sh $(PY) $(CONSTRAINTS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

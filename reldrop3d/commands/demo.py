@@ -31,7 +31,7 @@ def run(args) -> int:
     from ..data import create_dataset
     from ..eval import evaluate_classifier, occlusion_accuracy
     from ..explain import relevance
-    from ..train.checkpoint import load_model
+    from ..models.checkpoint import load_model
     from ..train.config import TrainConfig
     from ..train.run import train
     from ..viz import render_relevance_png

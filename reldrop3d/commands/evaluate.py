@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..data import create_dataset
     from ..eval.report import evaluate_checkpoint_report
-    from ..train.checkpoint import load_model
+    from ..models.checkpoint import load_model
 
     model, meta = load_model(args.checkpoint)
     data_kwargs = dict(meta["data_kwargs"])

@@ -90,7 +90,7 @@ def train_config(cfg: CompareConfig, variant: str, seed: int):
 def evaluate_run(checkpoint: str, cfg: CompareConfig, seed: int) -> dict[str, Any]:
     """Clean accuracy, mean class accuracy and occlusion curves/AUCs of one trained model."""
     from ..data import create_dataset
-    from ..train.checkpoint import load_model
+    from ..models.checkpoint import load_model
     from .classification import evaluate_classifier
     from .occlusion import OCCLUSION_ORDERS, occlusion_accuracy
     from .occlusion_report import curve_auc

@@ -163,6 +163,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         make_loader(train_set, cfg, train=True, world_size=world, rank=rank),
         make_loader(val_set, cfg, train=False, world_size=world, rank=rank),
         ckpt_path=cfg.resume,
+        weights_only=True,  # nothing stored in a checkpoint runs (models.checkpoint)
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     result = {

@@ -41,7 +41,7 @@ def open_session(
         raise ValueError("nothing to show: give a checkpoint, a data set or point-cloud files")
     explainers, metas = [], []
     if checkpoints:
-        from ..train.checkpoint import load_model
+        from ..models.checkpoint import load_model
 
         for ck in checkpoints:
             model, meta = load_model(ck, map_location="cpu")

@@ -12,7 +12,7 @@ import torch
 
 from reldrop3d.data import create_dataset
 from reldrop3d.eval.classification import evaluate_classifier
-from reldrop3d.train.checkpoint import load_model
+from reldrop3d.models.checkpoint import load_model
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = ["--data", "synthetic", "--data-kw", "num_shapes={'train':64,'test':27}",
