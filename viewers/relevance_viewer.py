@@ -12,7 +12,7 @@ Keys: Right/N next sample, Left/P previous, T / Shift+T next / previous explaine
 0 explain the predicted class, M cycle the view (relevance, RelDrop-masked, dropped points,
 part labels), 1-4 pick a view, R reset the camera, S save a screenshot, E export PLY, H help.
 
-All state lives in :class:`reldrop3d.viz.scene.ViewerState` (unit-tested without a window); this
+All state lives in :class:`reldrop3d.viz.ViewerState` (unit-tested without a window); this
 file only draws it and maps keys and widgets to its actions.
 """
 
@@ -30,9 +30,21 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-from reldrop3d.viz.figure import BACKGROUND  # noqa: E402
-from reldrop3d.viz.render_o3d import _srgb_encode  # noqa: E402
-from reldrop3d.viz.scene import ACTIONS, Mode, ViewerState, help_text  # noqa: E402
+from reldrop3d.viz import (  # noqa: E402
+    ACTIONS,
+    BACKGROUND,
+    Colorbar,
+    FigureSpec,
+    Mode,
+    Panel,
+    ViewerState,
+    compose,
+    fit_camera,
+    help_text,
+    open_session,
+    save_png,
+    srgb_encode,
+)
 
 PANEL_WIDTH = 300  # px, the control panel on the right
 MAX_LEGEND = 12
@@ -41,8 +53,6 @@ MAX_LEGEND = 12
 def colorbar_image(cmap: str, vmin: float, vmax: float, label: str,
                    height: int = 260) -> np.ndarray:
     """A vertical colour bar as an RGB uint8 image (height, ~90, 3), drawn with matplotlib."""
-    from reldrop3d.viz.figure import Colorbar, FigureSpec, Panel, compose
-
     spec = FigureSpec([Panel(np.zeros((1, 3)), np.ones((1, 3)))], 32 + 90, height,
                       colorbar=Colorbar(cmap, vmin, vmax, label))
     img = compose(spec, lambda fig, ax, panel, rect: ax.set_visible(False))
@@ -71,7 +81,7 @@ class RelevanceViewer:
         for k in range(n):
             sw = gui.SceneWidget()
             sw.scene = rendering.Open3DScene(w.renderer)
-            sw.scene.set_background([*_srgb_encode(BACKGROUND), 1.0])
+            sw.scene.set_background([*srgb_encode(BACKGROUND), 1.0])
             sw.scene.view.set_post_processing(False)
             sw.set_on_mouse(self._make_mouse_handler(k))
             sw.set_on_key(self._on_key)
@@ -181,8 +191,6 @@ class RelevanceViewer:
 
     def reset_camera(self) -> None:
         """The same view as ``reldrop3d render`` (fitted bounding sphere), in every panel."""
-        from reldrop3d.viz.camera import fit_camera
-
         pts = self.state.sample().points[:, :3]
         for sw in self.widgets:
             w, h = max(1, sw.frame.width), max(1, sw.frame.height)
@@ -262,8 +270,6 @@ class RelevanceViewer:
     # --- outputs --------------------------------------------------------------------------
     def screenshot(self) -> None:
         """Save each panel's current view as PNG under ``out_dir``."""
-        from reldrop3d.viz.render import save_png
-
         for k, sw in enumerate(self.widgets):
             path = self.out_dir / f"view_{self.state.index}_{self.state.mode.value}_{k}.png"
 
@@ -307,8 +313,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     from open3d.visualization import gui
 
-    from reldrop3d.commands._options import parse_key_values
-    from reldrop3d.viz.session import open_session
+    from reldrop3d.utils.options import parse_key_values
 
     args = parse_args(argv)
     state = open_session(args.checkpoint, args.file, args.data, args.split,
@@ -329,8 +334,6 @@ def main(argv=None) -> int:
 
 def _screenshot_and_exit(app, viewer: RelevanceViewer, path: Path) -> None:
     """Render a few frames, save each panel's image side by side to ``path`` and close."""
-    from reldrop3d.viz.render import save_png
-
     images: dict[int, np.ndarray] = {}
     start = time.time()
 

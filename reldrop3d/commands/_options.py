@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import ast
 
+from ..utils.options import parse_key_values
 
-def parse_key_values(items: list[str] | None) -> dict:
-    """``["k=v", ...]`` -> dict; values are Python literals when they parse (``k=3``, ``k=True``)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
+__all__ = ["add_data_arguments", "data_kwargs_from", "parse_key_values"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser, default: str = "synthetic") -> None:

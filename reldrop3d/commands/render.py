@@ -29,7 +29,9 @@ def add_arguments(p) -> None:
                      help="colouring; before-after = relevance | dropped | kept points")
     out.add_argument("--grid", action="store_true", help="all samples in one PNG")
     out.add_argument("--columns", type=int, default=None, help="grid columns")
-    out.add_argument("--out", default="outputs/render", help="output folder (default: %(default)s)")
+    out.add_argument("--out", default="outputs/render",
+                     help="output: a path ending in .png is the picture itself (one sample, or "
+                          "--grid), anything else a folder (default: %(default)s)")
     out.add_argument("--width", type=int, default=None, help="PNG width in pixels")
     out.add_argument("--height", type=int, default=None, help="PNG height in pixels")
     out.add_argument("--backend", choices=("auto", "open3d", "matplotlib"), default="auto")
@@ -54,14 +56,39 @@ def _target(value, classes) -> int | None:
     raise SystemExit(f"reldrop3d render: unknown class {value!r}; classes: {', '.join(classes)}")
 
 
-def run(args) -> int:
+def output_paths(out: str, n_pictures: int) -> tuple:
+    """Where the pictures go: ``(folder, file)``.
+
+    ``out`` ending in ``.png`` (any case) is the picture's file (``folder`` is its parent, for PLY
+    exports); anything else is a folder and ``file`` is None (one PNG per sample in it).
+
+    Raises
+    ------
+    SystemExit
+        ``out`` is a ``.png`` file but ``n_pictures`` > 1 pictures would be written to it.
+    """
     from pathlib import Path
 
-    from ..viz.render import render_figure_png
-    from ..viz.scene import Mode, mode_views, views_figure
-    from ..viz.session import open_session
+    path = Path(out)
+    if path.suffix.lower() != ".png":
+        if path.exists() and not path.is_dir():
+            raise SystemExit(f"reldrop3d render: --out {out} exists and is not a folder "
+                             "(give a folder, or a path ending in .png)")
+        return path, None
+    if n_pictures > 1:
+        raise SystemExit(f"reldrop3d render: --out {out} is one PNG file but {n_pictures} samples "
+                         "would each get a picture; add --grid to put them all in that file, or "
+                         "give a folder as --out")
+    if path.is_dir():
+        raise SystemExit(f"reldrop3d render: --out {out} is an existing folder, not a PNG file")
+    return path.parent, path
+
+
+def run(args) -> int:
+    from ..viz import Mode, mode_views, open_session, render_figure_png, views_figure
     from ._options import parse_key_values
 
+    out, out_file = output_paths(args.out, 1 if args.grid else len(args.index))
     state = open_session(args.checkpoint, args.file, args.data, args.split,
                          parse_key_values(args.data_kw), args.method, args.alpha, args.beta,
                          args.seed)
@@ -69,7 +96,6 @@ def run(args) -> int:
     state.target = _target(args.target, state.classes)
     if state.target is not None and state.num_classes and not 0 <= state.target < state.num_classes:
         raise SystemExit(f"reldrop3d render: target {state.target} out of range")
-    out = Path(args.out)
     n_models = max(1, len(state.explainers))
     per_sample = 3 if args.mode == "before-after" else n_models
     written, grid_views, groups = [], [], []
@@ -106,8 +132,8 @@ def run(args) -> int:
         spec = views_figure(views, args.width or 400 * per_sample + 100, args.height or 460,
                             title=title, columns=per_sample, cmap=args.cmap,
                             point_size=args.point_size, elev=args.elev, azim=args.azim, up=args.up)
-        written.append(render_figure_png(spec, out / f"sample_{state.index}_{args.mode}.png",
-                                         args.backend))
+        written.append(render_figure_png(
+            spec, out_file or out / f"sample_{state.index}_{args.mode}.png", args.backend))
     if args.grid:
         cols = args.columns or (per_sample if per_sample > 1 else min(4, len(grid_views)))
         rows = -(-len(grid_views) // cols)
@@ -115,7 +141,8 @@ def run(args) -> int:
                             args.height or 320 * rows + 30, title=args.mode, columns=cols,
                             cmap=args.cmap, point_size=args.point_size, elev=args.elev,
                             azim=args.azim, up=args.up, camera_groups=groups)  # one per sample
-        written.append(render_figure_png(spec, out / f"grid_{args.mode}.png", args.backend))
+        written.append(render_figure_png(spec, out_file or out / f"grid_{args.mode}.png",
+                                         args.backend))
     for path in written:
         print(path)
     return 0

@@ -1,7 +1,13 @@
-"""Visualisation: relevance colours, headless rendering (Open3D or matplotlib), exports.
+"""Visualisation: relevance colours, headless rendering (Open3D or matplotlib), exports, and the
+scene state shared by ``reldrop3d render`` and the interactive viewer.
 
 >>> from reldrop3d.viz import render_relevance_png, relevance_colors
 >>> render_relevance_png(points, relevance, "relevance.png", title="LRP")  # (N, 3), (N,)
+
+Modules: ``sources`` (data set / file samples), ``explainer`` (model + relevance + RelDrop mask of a
+sample), ``scene`` (what a viewer or picture shows), ``session`` (opening checkpoints and data),
+``colors``, ``camera``, ``figure`` (layout), ``render`` / ``render_mpl`` / ``render_o3d`` (back
+ends), ``export`` / ``io`` / ``ply`` (files). Everything a viewer needs is imported from here.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from .colors import (
     normalize_relevance,
     relevance_colors,
 )
-from .figure import Colorbar, FigureSpec, Panel
+from .explainer import Explained, Explainer
+from .figure import BACKGROUND, Colorbar, FigureSpec, Panel, compose
 from .render import (
     relevance_figure,
     render_figure,
@@ -25,9 +32,29 @@ from .render import (
     resolve_backend,
     save_png,
 )
+from .render_o3d import srgb_encode
+from .scene import ACTIONS, Mode, PanelView, ViewerState, help_text, mode_views, views_figure
+from .session import open_session
+from .sources import DatasetSource, FileSource, Sample
 
 __all__ = [
+    "ACTIONS",
+    "BACKGROUND",
     "DEFAULT_CMAP",
+    "DatasetSource",
+    "Explained",
+    "Explainer",
+    "FileSource",
+    "Mode",
+    "PanelView",
+    "Sample",
+    "ViewerState",
+    "compose",
+    "help_text",
+    "mode_views",
+    "open_session",
+    "srgb_encode",
+    "views_figure",
     "Camera",
     "Colorbar",
     "FigureSpec",

@@ -136,7 +136,7 @@ def get_renderer(width: int, height: int):
     return renderer, size
 
 
-def _srgb_encode(rgb) -> list[float]:
+def srgb_encode(rgb) -> list[float]:
     """Filament decodes the background colour as sRGB (point colours are passed through), so
     encode it first: the output pixel is then exactly ``rgb``."""
     v = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
@@ -157,7 +157,7 @@ def render_panel_o3d(panel: Panel, background=(1.0, 1.0, 1.0)) -> np.ndarray:
     material.shader = "defaultUnlit"
     material.point_size = float(panel.point_size)
     scene = renderer.scene
-    scene.set_background([*_srgb_encode(background[:3]), 1.0])
+    scene.set_background([*srgb_encode(background[:3]), 1.0])
     scene.clear_geometry()
     scene.add_geometry("cloud", pc, material)
     # same intrinsics on the bigger canvas: the viewport is its top-left corner

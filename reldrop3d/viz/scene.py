@@ -5,23 +5,24 @@ returns, so everything but the window itself is unit-tested here.
 
 Pieces
 ------
-- a *source* of samples: :class:`DatasetSource` (a reldrop3d data set) or :class:`FileSource`
-  (point-cloud files, see :mod:`reldrop3d.viz.io`);
-- zero, one or two :class:`Explainer` s (a model, its relevance method and a RelDrop rule);
-- :class:`ViewerState`: the current sample/mode/target, navigation, cached explanations and the
-  per-panel points, colours and captions (:class:`PanelView`).
+- a *source* of samples (:mod:`reldrop3d.viz.sources`: :class:`DatasetSource`, :class:`FileSource`);
+- zero, one or two explainers (:mod:`reldrop3d.viz.explainer`: a model, its relevance method and a
+  RelDrop rule);
+- here: :class:`ViewerState`, the current sample/mode/target, navigation, cached explanations and
+  the per-panel points, colours and captions (:class:`PanelView`), and :func:`views_figure`, which
+  lays panel views out as a figure.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
-from .arrays import as_points, to_numpy
+from .arrays import as_points
 from .colors import (
     DEFAULT_CMAP,
     DROPPED_COLOR,
@@ -32,6 +33,8 @@ from .colors import (
     relevance_scale,
     robust_vmax,
 )
+from .explainer import Explained, Explainer
+from .sources import Sample
 
 
 class Mode(str, Enum):
@@ -45,188 +48,6 @@ class Mode(str, Enum):
     def describe(self) -> str:
         return {"relevance": "relevance", "masked": "RelDrop-masked (kept points)",
                 "dropped": "dropped points highlighted", "parts": "part labels"}[self.value]
-
-
-@dataclass
-class Sample:
-    """One cloud to look at.
-
-    Attributes
-    ----------
-    points : ndarray float32 (N, C)
-        Model input (xyz, or xyz + normals).
-    label : int or None
-        True class.
-    parts : ndarray int (N,) or None
-    relevance : ndarray (N,) or None
-        Stored relevance (e.g. read from a PLY), used when no model is loaded.
-    name : str
-    """
-
-    points: np.ndarray
-    label: int | None = None
-    parts: np.ndarray | None = None
-    relevance: np.ndarray | None = None
-    name: str = ""
-
-
-class DatasetSource:
-    """Samples of a reldrop3d data set (``points`` [+ ``normals``], ``label``, ``parts``)."""
-
-    def __init__(self, dataset):
-        if len(dataset) == 0:
-            raise ValueError(f"data set {getattr(dataset, 'name', dataset)!r} is empty")
-        self.dataset = dataset
-        self.classes = list(getattr(dataset, "classes", []))
-        self.part_names = list(getattr(dataset, "part_names", []))
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> Sample:
-        s = self.dataset[i]
-        pts = to_numpy(s["points"]).astype(np.float32)
-        if "normals" in s:
-            pts = np.concatenate([pts, to_numpy(s["normals"]).astype(np.float32)], axis=1)
-        parts = to_numpy(s["parts"]).astype(np.int64) if "parts" in s else None
-        label = int(to_numpy(s["label"])) if "label" in s else None
-        return Sample(pts, label, parts, None, f"{getattr(self.dataset, 'name', 'data')}[{i}]")
-
-
-class FileSource:
-    """Point-cloud files (``.ply``, ``.pcd``, ``.off``, ``.txt``, ``.npy``, ...), read lazily.
-
-    Scalar properties ``relevance`` and ``part``/``label`` of the file are used as stored
-    relevance and part labels. With ``with_normals`` the model input is xyz + the file's normals.
-
-    Parameters
-    ----------
-    paths : sequence of paths
-    with_normals : bool
-    mesh_samples : int
-        Points sampled on OFF meshes.
-    num_points : int, optional
-        Clouds with more points are reduced to this many by farthest point sampling (what the
-        model was trained on; per-point properties follow).
-    normalize : bool
-        Centre each cloud and scale it into the unit sphere, as the data sets do (files in
-        other units, e.g. raw meshes, then look to the model like its training data).
-    """
-
-    def __init__(self, paths: Sequence, with_normals: bool = False, mesh_samples: int = 2048,
-                 num_points: int | None = None, normalize: bool = True):
-        from pathlib import Path
-
-        self.paths = [Path(p) for p in paths]
-        if not self.paths:
-            raise ValueError("no point-cloud files given")
-        self.with_normals = with_normals
-        self.mesh_samples = mesh_samples
-        self.num_points, self.normalize = num_points, normalize
-        self.classes: list[str] = []
-        self.part_names: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> Sample:
-        from .io import read_point_cloud
-
-        path = self.paths[i]
-        cloud = read_point_cloud(path, mesh_samples=self.mesh_samples)
-        pts = cloud["points"]
-        if self.with_normals:
-            if "normals" not in cloud:
-                raise ValueError(f"{path}: the model needs normals but the file has none")
-            pts = np.concatenate([pts, cloud["normals"]], axis=1)
-        sc = cloud["scalars"]
-        parts = next((sc[k] for k in ("part", "parts", "label") if k in sc), None)
-        rel = sc.get("relevance")
-        if self.num_points is not None and len(pts) > self.num_points:
-            import torch
-
-            from ..ops import farthest_point_sample
-
-            idx = farthest_point_sample(torch.from_numpy(pts[None, :, :3].copy()),
-                                        self.num_points)[0].numpy()
-            pts = pts[idx]
-            parts = None if parts is None else np.asarray(parts)[idx]
-            rel = None if rel is None else np.asarray(rel)[idx]
-        if self.normalize:
-            pts = pts.copy()
-            xyz = pts[:, :3] - pts[:, :3].mean(0)
-            pts[:, :3] = xyz / max(float(np.linalg.norm(xyz, axis=1).max()), 1e-12)
-        return Sample(pts.astype(np.float32), None,
-                      None if parts is None else np.asarray(parts).astype(np.int64),
-                      rel, path.name)
-
-
-@dataclass
-class Explained:
-    """A model's view of one sample: prediction, relevance of ``target`` and a RelDrop mask."""
-
-    pred: int
-    target: int
-    relevance: np.ndarray
-    mask: np.ndarray
-    probs: np.ndarray
-
-
-RelevanceFn = Callable[..., "object"]
-
-
-class Explainer:
-    """A model, its relevance method and the RelDrop rule whose mask the viewer shows.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Classifier taking (B, N, C) points, returning logits (B, K).
-    name : str
-        Shown in captions (e.g. the checkpoint's file name).
-    method : str
-        Relevance method of :func:`reldrop3d.explain.relevance`.
-    alpha, beta : float
-        RelDrop parameters of the mask.
-    seed : int
-        The mask of sample ``i`` is drawn from a generator seeded with ``(seed, i)``, so it is the
-        same every time the sample is shown.
-    relevance_fn : callable, optional
-        ``(model, points (B,N,C), target (B,), method) -> (B, N)``; default
-        :func:`reldrop3d.explain.relevance`.
-    """
-
-    def __init__(self, model, name: str = "model", method: str = "lrp", alpha: float = 0.5,
-                 beta: float = 0.5, seed: int = 0, relevance_fn: RelevanceFn | None = None):
-        from ..masking import RelDrop
-
-        self.model = model.eval()
-        self.name, self.method, self.seed = name, method, seed
-        self.masker = RelDrop(alpha, beta)
-        if relevance_fn is None:
-            from ..explain import relevance as relevance_fn
-        self.relevance_fn = relevance_fn
-
-    def __call__(self, points: np.ndarray, target: int | None, index: int = 0) -> Explained:
-        """Explain one cloud (N, C); ``target`` None = the predicted class."""
-        import torch
-
-        x = torch.as_tensor(np.ascontiguousarray(points), dtype=torch.float32)[None]
-        with torch.no_grad():
-            logits = self.model(x)
-        if logits.dim() != 2:
-            shape = tuple(logits.shape)
-            raise ValueError(f"{self.name}: expected class logits (B, K), got {shape}")
-        probs = torch.softmax(logits.float(), -1)[0]
-        pred = int(probs.argmax())
-        t = pred if target is None else int(target)
-        if not 0 <= t < probs.numel():
-            raise ValueError(f"target class {t} out of range for {probs.numel()} classes")
-        r = self.relevance_fn(self.model, x, torch.tensor([t]), method=self.method)
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        mask = self.masker.mask(x, r.detach().float(), gen)
-        return Explained(pred, t, to_numpy(r[0]).astype(np.float64), to_numpy(mask[0]).astype(bool),
-                         to_numpy(probs).astype(np.float64))
 
 
 #: Viewer actions (:meth:`ViewerState.apply`) and their keys in the interactive viewer.

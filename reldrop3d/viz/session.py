@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .scene import DatasetSource, Explainer, FileSource, ViewerState
+from .explainer import Explainer
+from .scene import ViewerState
+from .sources import DatasetSource, FileSource
 
 
 def open_session(

@@ -69,3 +69,31 @@ def test_render_bad_target(tmp_path, checkpoint):
     with pytest.raises(SystemExit, match="unknown class"):
         main(["render", "--checkpoint", str(checkpoint), "--target", "spaceship",
               "--out", str(tmp_path), "--backend", "matplotlib"])
+
+
+def test_out_png_is_the_file(tmp_path, checkpoint, capsys):
+    target = tmp_path / "pics" / "x.png"
+    assert main(["render", "--checkpoint", str(checkpoint), "--index", "1", "--out", str(target),
+                 "--backend", "matplotlib", "--width", "300", "--height", "200"]) == 0
+    assert target.is_file() and _png(target).shape == (200, 300, 3)
+    assert capsys.readouterr().out.strip() == str(target)
+    # several samples in a grid: still that one file
+    grid = tmp_path / "grid.PNG"
+    assert main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1", "--grid",
+                 "--out", str(grid), "--backend", "matplotlib"]) == 0
+    assert grid.is_file()
+
+
+def test_out_without_png_suffix_is_a_folder(tmp_path, checkpoint):
+    folder = tmp_path / "pics.d"
+    assert main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1", "--out",
+                 str(folder), "--backend", "matplotlib", "--width", "300", "--height", "200"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["sample_0_relevance.png",
+                                                        "sample_1_relevance.png"]
+
+
+def test_out_png_with_several_samples_without_grid_is_refused(tmp_path, checkpoint):
+    with pytest.raises(SystemExit, match="one PNG file but 2 samples.*--grid"):
+        main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1",
+              "--out", str(tmp_path / "x.png"), "--backend", "matplotlib"])
+    assert not (tmp_path / "x.png").exists()

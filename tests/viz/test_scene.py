@@ -3,19 +3,21 @@ import pytest
 import torch
 from torch import nn
 
-from reldrop3d.viz.colors import DROPPED_COLOR, cold_color, hot_color, neutral_color
-from reldrop3d.viz.figure import layout_figure
-from reldrop3d.viz.render import render_figure
-from reldrop3d.viz.scene import (
+from reldrop3d.viz import (
+    ACTIONS,
     DatasetSource,
     Explainer,
     FileSource,
     Mode,
     Sample,
     ViewerState,
+    help_text,
     mode_views,
+    render_figure,
     views_figure,
 )
+from reldrop3d.viz.colors import DROPPED_COLOR, cold_color, hot_color, neutral_color
+from reldrop3d.viz.figure import layout_figure
 
 K = 3
 
@@ -202,8 +204,6 @@ def test_file_source(tmp_path):
 
 
 def test_actions_drive_the_state():
-    from reldrop3d.viz.scene import ACTIONS, help_text
-
     st = make_state()
     assert st.apply("next_sample") and st.index == 1
     assert st.apply("mode:dropped") and st.mode is Mode.DROPPED
