@@ -253,6 +253,26 @@ class RelevanceCache:
             device=out.device, dtype=out.dtype)
         return out
 
+    def wrap(
+        self,
+        explain: Callable[[torch.Tensor], torch.Tensor],
+        index: torch.Tensor,
+        inputs: torch.Tensor,
+        epoch: int,
+        keys: Sequence[torch.Tensor | None] = (),
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``explain(idx)`` (the relevance of ``inputs[idx]``, as :func:`reldrop3d.masking.mask_batch`
+        calls it) answered from the cache where valid; ``index``, ``keys`` as in
+        :meth:`relevance`, for the whole batch."""
+        index = torch.as_tensor(index).reshape(-1)
+
+        def cached(idx: torch.Tensor) -> torch.Tensor:
+            i = idx.to(index.device)
+            return self.relevance(index[i], inputs[idx], epoch, lambda rows: explain(idx[rows.to(idx.device)]),
+                                  keys=[k[idx] for k in keys if k is not None])
+
+        return cached
+
     def take_counts(self) -> tuple[int, int]:
         """(hits, misses) since the last call; resets them."""
         out = (self.hits, self.misses)
