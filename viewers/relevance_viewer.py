@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
+from reldrop3d.masking import defaults  # noqa: E402
 from reldrop3d.viz import (  # noqa: E402
     ACTIONS,
     BACKGROUND,
@@ -295,8 +296,8 @@ def parse_args(argv=None):
     p.add_argument("--data-kw", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--index", type=int, default=0, help="first sample")
     p.add_argument("--method", default="lrp")
-    p.add_argument("--alpha", type=float, default=0.5)
-    p.add_argument("--beta", type=float, default=0.5)
+    p.add_argument("--alpha", type=float, default=defaults.ALPHA)
+    p.add_argument("--beta", type=float, default=defaults.BETA)
     p.add_argument("--cmap", default="bwr")
     p.add_argument("--percentile", type=float, default=None,
                    help="scale colours by this percentile of |R| (e.g. 99) instead of max|R|")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..masking import defaults
 from ._options import add_data_arguments, data_kwargs_from, parse_key_values
 
 HELP = ("train baseline / random dropout / RelDrop point / RelDrop region with the same seeds; "
@@ -25,8 +26,8 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("training (shared by all runs)")
     g.add_argument("--model", default="pointnet")
     g.add_argument("--model-kw", nargs="*", default=[], metavar="KEY=VALUE")
-    g.add_argument("--alpha", type=float, default=0.5)
-    g.add_argument("--beta", type=float, default=0.5)
+    g.add_argument("--alpha", type=float, default=defaults.ALPHA)
+    g.add_argument("--beta", type=float, default=defaults.BETA)
     g.add_argument("--fill", default="zero")
     g.add_argument("--mask-p", type=float, default=1.0)
     g.add_argument("--batch-size", type=int, default=32)

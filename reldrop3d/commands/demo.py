@@ -6,6 +6,8 @@ to PNG, and prints accuracy after removing the most relevant vs random points.
 
 from __future__ import annotations
 
+from ..masking import defaults
+
 HELP = "train PointNet + RelDrop on the embedded synthetic data, explain and evaluate it"
 
 DEMO_DEFAULTS = dict(epochs=4, num_points=512, train_shapes=2400, test_shapes=600, batch_size=16)
@@ -44,8 +46,8 @@ def run(args) -> int:
         num_points=args.num_points,
         model="pointnet",
         augment="reldrop",
-        alpha=0.5,
-        beta=0.5,
+        alpha=defaults.ALPHA,
+        beta=defaults.BETA,
         epochs=args.epochs,
         batch_size=args.batch_size,
         # the synthetic shapes already vary in scale and pose; RelDrop is the augmentation here

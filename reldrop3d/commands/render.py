@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..masking import defaults
+
 HELP = "render relevance / RelDrop masks of samples or point-cloud files to PNG (headless)"
 
 MODES = ("relevance", "masked", "dropped", "parts", "before-after")
@@ -21,8 +23,8 @@ def add_arguments(p) -> None:
     src.add_argument("--target", default=None,
                      help="explained class (index or name; default: the predicted class)")
     src.add_argument("--method", default="lrp", help="relevance method (default: %(default)s)")
-    src.add_argument("--alpha", type=float, default=0.5, help="RelDrop alpha of the shown mask")
-    src.add_argument("--beta", type=float, default=0.5, help="RelDrop beta of the shown mask")
+    src.add_argument("--alpha", type=float, default=defaults.ALPHA, help="RelDrop alpha of the shown mask")
+    src.add_argument("--beta", type=float, default=defaults.BETA, help="RelDrop beta of the shown mask")
     src.add_argument("--seed", type=int, default=0)
     out = p.add_argument_group("picture")
     out.add_argument("--mode", choices=MODES, default="relevance",

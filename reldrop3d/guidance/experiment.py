@@ -24,6 +24,7 @@ from torch import nn
 
 from ..data import create_dataset
 from ..explain import relevance
+from ..masking import defaults
 from ..masking.api import make_masker
 from ..models import create_model
 from . import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
@@ -64,8 +65,8 @@ class BiasBenchmarkConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    alpha: float = 0.5
-    beta: float = 0.5
+    alpha: float = defaults.ALPHA
+    beta: float = defaults.BETA
     device: str = "cpu"
     data: str = "synthetic"
     image_size: int = 32

@@ -1,45 +1,62 @@
 """Masking: which input elements to drop and what they become.
 
-``RelDrop(alpha, beta, fill=...)(points, relevance) -> (points_masked, mask)``; the rules in
-:mod:`.rules` work on any element layout (points or pixels).
+``make_masker(mode, fill=..., p=..., **mode_options)(x, relevance) -> (x_masked, mask)`` for
+point clouds (B, N, C) and images (B, C, H, W); the modes live in the registry
+:data:`MASK_MODES`, each with its own keyword arguments; the defaults in :mod:`.defaults`.
+
+Names are imported on first use, so ``from reldrop3d.masking import defaults`` (used by the
+command-line parsers) does not import torch.
 """
 
-from .fills import FILLS, apply_fill
-from .reldrop import RandomPointDropout, RelDrop
-from .rules import expected_drop_rate, minmax_normalize, random_dropout_mask, reldrop_mask
+from __future__ import annotations
 
-__all__ = [
-    "FILLS",
-    "RandomPointDropout",
-    "RelDrop",
-    "apply_fill",
-    "expected_drop_rate",
-    "minmax_normalize",
-    "random_dropout_mask",
-    "reldrop_mask",
-]
+import importlib
 
-from .api import MODES, Masker, make_masker, mask_batch  # noqa: E402
-from .image import (  # noqa: E402
-    apply_image_fill,
-    block_mask,
-    patch_mask,
-    pixel_mask,
-    region_image_mask,
-)
-from .region import greedy_regions, region_point_mask, rule_score  # noqa: E402
+# public name -> submodule that defines it (MASK_MODES from api: importing api registers every mode)
+_EXPORTS = {
+    "MASK_MODES": "api",
+    "Masker": "api",
+    "make_masker": "api",
+    "mask_batch": "api",
+    "ErasingBoxes": "erasing",
+    "boxes_to_mask": "erasing",
+    "erasing_sizes": "erasing",
+    "random_erasing_boxes": "erasing",
+    "relevance_erasing_boxes": "erasing",
+    "relevance_erasing_mask": "erasing",
+    "FILLS": "fills",
+    "apply_fill": "fills",
+    "apply_image_fill": "image",
+    "dropblock_mask": "image",
+    "grid_patch_mask": "image",
+    "pixel_mask": "image",
+    "region_image_mask": "image",
+    "MaskMode": "modes",
+    "register_mode": "modes",
+    "greedy_regions": "region",
+    "region_point_mask": "region",
+    "RandomPointDropout": "reldrop",
+    "RelDrop": "reldrop",
+    "check_finite": "rules",
+    "expected_drop_rate": "rules",
+    "minmax_normalize": "rules",
+    "random_dropout_mask": "rules",
+    "reldrop_mask": "rules",
+    "rule_score": "rules",
+}
 
-__all__ += [
-    "MODES",
-    "Masker",
-    "apply_image_fill",
-    "block_mask",
-    "greedy_regions",
-    "make_masker",
-    "mask_batch",
-    "patch_mask",
-    "pixel_mask",
-    "region_image_mask",
-    "region_point_mask",
-    "rule_score",
-]
+__all__ = sorted([*_EXPORTS, "defaults"])
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name == "defaults":
+        return importlib.import_module(".defaults", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

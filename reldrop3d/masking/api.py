@@ -1,156 +1,175 @@
 """One mask API for point clouds and images: ``masker(x, relevance) -> (x_masked, mask)``.
 
-``make_masker(mode, alpha, beta, fill, p, ...)`` builds a :class:`Masker`:
+``make_masker(mode, fill=..., p=..., **mode_options)`` builds a :class:`Masker`; the modes are
+registered in :data:`reldrop3d.masking.modes.MASK_MODES`, each beside its mask function with its
+own keyword arguments (``MASK_MODES.get(mode).options``), and a mode accepts only those:
 
-=========== ======================= ==========================================================
-mode        input                   what is dropped
-=========== ======================= ==========================================================
-``point``    points (B, N, C)        the paper's rule per point (as :class:`RelDrop`)
-``region``   points (B, N, C)        whole kNN / ball neighbourhoods of spread, relevant seeds
-             or images (B, C, H, W)  (images: ``size x size`` squares), see :mod:`.region`
-``pixel``    images                  the paper's rule per pixel
-``patch``    images                  grid patches, the rule on patch relevance
-``block``    images                  relevance-drawn DropBlock blocks
-=========== ======================= ==========================================================
+================== ========= ============================== ==========================================
+mode               input     options                        what is dropped
+================== ========= ============================== ==========================================
+``point``          points    alpha, beta                    the paper's rule per point
+``pixel``          images    alpha, beta                    the paper's rule per pixel
+``region``         both      alpha, beta, k, radius, size,  whole neighbourhoods (images: squares)
+                             truncate, backend              around spread, relevant seeds
+``block``          images    k, scale, ratio, attempts      official 2D block: one Random-Erasing
+                                                            rectangle at the top-relevance pixel
+``patch``          images    k, scale, ratio, attempts      official 2D patch: area / k, at one of
+                                                            the top-k pixels
+``grid_patch``     images    alpha, beta, size              the rule on grid-patch relevance
+``dropblock``      images    alpha, beta, size              DropBlock with rule-drawn centres
+``random``         both      max_ratio                      PointNet++'s random dropout
+``random_erasing`` images    scale, ratio, attempts         torchvision's RandomErasing
+================== ========= ============================== ==========================================
 
-Relevance is (B, N) for points and (B, H, W) for images. Masks are (B, N) / (B, H, W) bool,
-True = dropped. Only a share ``p`` of each batch is masked; :meth:`Masker.select` draws that
-sub-batch first, so a trainer explains only those samples (:func:`mask_batch`).
+Defaults: :mod:`reldrop3d.masking.defaults`. Relevance is (B, N) for points and (B, H, W) for images (None for ``random*``). Masks are
+(B, N) / (B, H, W) bool, True = dropped. Only a share ``p`` of each batch is masked, drawn per
+sample (``p_per="sample"``) or for the whole batch (``p_per="batch"``, the default of the
+official 2D ``block`` / ``patch``); :meth:`Masker.select` draws that sub-batch first, so a
+trainer explains only those samples (:func:`mask_batch`). Points, images and relevance with NaN
+or inf are refused with a ValueError naming the sample.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
+from . import defaults, erasing, image, rules  # noqa: F401  (importing registers the modes)
 from .fills import FILLS
-from .image import (
-    IMAGE_MODES,
-    apply_image_fill,
-    block_mask,
-    patch_mask,
-    region_image_mask,
-)
-from .region import check_region_parameters, region_point_mask
-from .rules import check_unit_interval, reldrop_mask
-
-POINT_MODES = ("point", "region")
-MODES = ("point", "region", "pixel", "patch", "block")
-
+from .image import apply_image_fill
+from .modes import MASK_MODES, P_UNITS, MaskMode, get_mode
+from .rules import check_finite, check_unit_interval
 
 def _rand(n: int, generator: torch.Generator | None, device) -> torch.Tensor:
     dev = generator.device if generator is not None else device
     return torch.rand(n, generator=generator, device=dev).to(device)
 
 
+def _spatial(x: torch.Tensor) -> tuple[int, ...]:
+    return tuple(x.shape[1:2]) if x.dim() == 3 else tuple(x.shape[2:])
+
+
 class Masker:
-    """Relevance-driven input masking for point clouds and images.
+    """Input masking for point clouds and images: a registered mode with its options.
 
     Parameters
     ----------
-    mode : {"point", "region", "pixel", "patch", "block"}
-        See the module docstring. ``region`` works on both input types.
-    alpha : float in [0, 1]
-        Randomness of the rule (seed choice for ``region``).
-    beta : float in [0, 1]
-        Aggressiveness; for ``region`` the share of elements dropped.
+    mode : str
+        A registered mask mode (:data:`reldrop3d.masking.modes.MASK_MODES`; module docstring).
     fill : str
-        What dropped elements become: ``zero``, ``mean`` (needs ``fill_value``), ``first``,
+        What dropped elements become: ``zero``, ``mean`` (data-set mean ``fill_value``), ``first``,
         ``centroid``, ``resample`` (see :mod:`reldrop3d.masking.fills`).
     p : float in [0, 1]
-        Each sample of a batch is masked with probability ``p``.
-    k : int
-        ``region`` on points: kNN size (with ``radius``: at most ``k`` points per ball).
-    radius : float, optional
-        ``region`` on points: ball neighbourhoods of this radius instead of kNN.
-    size : int
-        Image modes: block / patch / square side in pixels.
-    truncate : bool
-        ``region``: drop exactly ``round(beta * N)`` elements (default: whole neighbourhoods,
-        the count closest to that).
+        Share of each batch that is masked.
+    p_per : {"sample", "batch"}, optional
+        ``p`` drawn for each sample alone or for the whole batch at once; default: the mode's
+        (``batch`` for the official 2D ``block`` / ``patch``, ``sample`` otherwise).
     fill_value : Tensor (C,), optional
-        Data-set mean per channel, for ``fill="mean"`` (without it: the mean of the batch's
-        kept elements).
+        Data-set mean per channel, for ``fill="mean"`` (without it: the mean of the batch's kept
+        elements).
+    **options
+        The mode's own keyword arguments (e.g. ``alpha``, ``beta`` for ``point``; ``k``,
+        ``radius`` for ``region``); any other raises ValueError.
 
     Examples
     --------
     >>> masker = make_masker("region", alpha=0.3, beta=0.25, k=32)
     >>> x_masked, mask = masker(points, relevance)  # (B, N, C), (B, N) bool
+    >>> make_masker("block", fill="mean", fill_value=mean, p=0.5)(images, pixel_relevance)
     """
 
     def __init__(
         self,
-        mode: str = "point",
-        alpha: float = 0.5,
-        beta: float = 0.5,
-        fill: str = "zero",
-        p: float = 1.0,
-        k: int = 32,
-        radius: float | None = None,
-        size: int = 3,
-        truncate: bool = False,
+        mode: str = defaults.MODE,
+        fill: str = defaults.FILL,
+        p: float = defaults.P,
+        p_per: str | None = None,
         fill_value: torch.Tensor | None = None,
+        **options: Any,
     ):
-        if mode not in MODES:
-            raise ValueError(f"unknown mask mode {mode!r}; choose from {MODES}")
-        check_unit_interval(alpha=alpha, beta=beta, p=p)
+        spec = get_mode(mode)
+        check_unit_interval(p=p)
         if fill not in FILLS:
             raise ValueError(f"unknown fill {fill!r}; choose from {FILLS.names()}")
-        check_region_parameters(k, radius)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive int, got {size!r}")
-        self.mode, self.fill = mode, fill
-        self.alpha, self.beta, self.p = float(alpha), float(beta), float(p)
-        self.k, self.radius, self.size, self.truncate = k, radius, size, bool(truncate)
+        if p_per is not None and p_per not in P_UNITS:
+            raise ValueError(f"p_per must be one of {P_UNITS}, got {p_per!r}")
+        self.spec: MaskMode = spec
+        self.options: dict[str, Any] = spec.resolve(options)
+        self.fill, self.p = fill, float(p)
+        self.p_per = spec.p_per if p_per is None else p_per
         self.fill_value = None if fill_value is None else torch.as_tensor(fill_value).float()
 
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    @property
+    def uses_relevance(self) -> bool:
+        """False for the random baselines: no relevance needs to be computed."""
+        return self.spec.uses_relevance
+
+    def __getattr__(self, name: str):  # the mode's options read as attributes (masker.alpha)
+        options = self.__dict__.get("options", {})
+        if name in options:
+            return options[name]
+        raise AttributeError(f"{type(self).__name__} ({self.__dict__.get('spec')}) has no "
+                             f"attribute {name!r}")
+
     # -- layout ---------------------------------------------------------------------------
-    def _check(self, x: torch.Tensor, relevance: torch.Tensor) -> None:
-        if x.dim() == 3:
-            if self.mode not in POINT_MODES:
-                raise ValueError(f"mode {self.mode!r} is for images (B, C, H, W); got points "
-                                 f"{tuple(x.shape)} (point modes: {POINT_MODES})")
-            if relevance.shape != x.shape[:2]:
-                raise ValueError(f"relevance {tuple(relevance.shape)} does not match points "
-                                 f"{tuple(x.shape)} (expected (B, N))")
-        elif x.dim() == 4:
-            if self.mode not in IMAGE_MODES:
-                raise ValueError(f"mode {self.mode!r} is for point clouds (B, N, C); got images "
-                                 f"{tuple(x.shape)} (image modes: {IMAGE_MODES})")
-            if relevance.shape != (x.shape[0], *x.shape[2:]):
-                raise ValueError(f"relevance {tuple(relevance.shape)} does not match images "
-                                 f"{tuple(x.shape)} (expected (B, H, W))")
-        else:
+    def _check(self, x: torch.Tensor, relevance: torch.Tensor | None) -> None:
+        if x.dim() not in (3, 4):
             raise ValueError(f"input must be points (B, N, C) or images (B, C, H, W), got shape "
                              f"{tuple(x.shape)}")
+        kind = "points" if x.dim() == 3 else "images"
+        if kind not in self.spec.inputs:
+            other = "images (B, C, H, W)" if kind == "points" else "point clouds (B, N, C)"
+            fits = [n for n in MASK_MODES.names() if kind in MASK_MODES.get(n).inputs]
+            raise ValueError(f"mode {self.mode!r} is for {other}; got {kind} {tuple(x.shape)} "
+                             f"({kind} modes: {fits})")
+        if relevance is None:
+            if self.uses_relevance:
+                raise ValueError(f"mode {self.mode!r} needs relevance")
+            return
+        expected = (x.shape[0], *_spatial(x))
+        if tuple(relevance.shape) != expected:
+            layout = "(B, N)" if kind == "points" else "(B, H, W)"
+            raise ValueError(f"relevance {tuple(relevance.shape)} does not match {kind} "
+                             f"{tuple(x.shape)} (expected {layout})")
+
+    def _check_values(self, x, relevance, index=None) -> None:
+        check_finite(x, "points" if x.dim() == 3 else "images")
+        if relevance is not None and self.uses_relevance:
+            check_finite(relevance, "relevance", index)
 
     # -- the three steps ------------------------------------------------------------------
     def select(
         self, batch_size: int, generator: torch.Generator | None = None, device=None
     ) -> torch.Tensor:
-        """Indices (B',) of the samples to mask: each with probability ``p``, in order."""
+        """Indices (B',) of the samples to mask, in order: each sample with probability ``p``
+        (``p_per="sample"``) or the whole batch with probability ``p`` (``"batch"``)."""
         if self.p >= 1.0:
             return torch.arange(batch_size, device=device)
-        chosen = _rand(batch_size, generator, device) < self.p
+        if self.p_per == "batch":
+            chosen = (_rand(1, generator, device) < self.p).expand(batch_size)
+        else:
+            chosen = _rand(batch_size, generator, device) < self.p
         return chosen.nonzero().flatten()
 
+    def _mask(self, x, relevance, generator):
+        return self.spec(x, relevance, generator, **self.options)
+
     def mask(
-        self, x: torch.Tensor, relevance: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        relevance: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """BoolTensor (B, N) or (B, H, W): which elements of every sample of ``x`` to drop."""
         self._check(x, relevance)
-        a, b = self.alpha, self.beta
-        if self.mode == "point" or self.mode == "pixel":
-            return reldrop_mask(relevance, a, b, generator)
-        if self.mode == "region" and x.dim() == 3:
-            return region_point_mask(x, relevance, a, b, self.k, self.radius, self.truncate,
-                                     generator)
-        if self.mode == "region":
-            return region_image_mask(relevance, a, b, self.size, self.truncate, generator)
-        if self.mode == "patch":
-            return patch_mask(relevance, a, b, self.size, generator)
-        return block_mask(relevance, a, b, self.size, generator)
+        self._check_values(x, relevance)
+        return self._mask(x, relevance, generator)
 
     def fill_masked(
         self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
@@ -168,7 +187,7 @@ class Masker:
     def __call__(
         self,
         x: torch.Tensor,
-        relevance: torch.Tensor,
+        relevance: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,6 +197,7 @@ class Masker:
         ----------
         x : Tensor (B, N, C) or (B, C, H, W)
         relevance : Tensor (B, N) / (B, H, W), or (B', N) / (B', H, W) with ``index``
+            None for modes that do not use relevance (``random``, ``random_erasing``).
         generator : torch.Generator, optional
             On ``x``'s device, for reproducible masks.
         index : LongTensor (B',), optional
@@ -188,45 +208,48 @@ class Masker:
         -------
         x_masked : Tensor, same shape as ``x``
         mask : BoolTensor (B, N) or (B, H, W); all False for samples not masked.
+
+        Raises
+        ------
+        ValueError
+            Wrong shapes, or NaN / inf in ``x`` or ``relevance`` (naming the sample).
         """
+        if not self.uses_relevance:
+            relevance = None
+        if index is not None and relevance is not None and relevance.shape[0] != index.shape[0]:
+            raise ValueError(f"relevance has {relevance.shape[0]} rows but index selects "
+                             f"{index.shape[0]} samples")
+        self._check(x, None if relevance is None or index is not None else relevance)
+        self._check_values(x, relevance, index)
         if index is None and self.p >= 1.0:  # every sample: no sub-batch copies
-            mask = self.mask(x, relevance, generator)
+            mask = self._mask(x, relevance, generator)
             return self.fill_masked(x, mask, generator), mask
         if index is None:
             index = self.select(x.shape[0], generator, x.device)
-            if self.p < 1.0:
+            if relevance is not None:
                 relevance = relevance[index]
-        elif relevance.shape[0] != index.shape[0]:
-            raise ValueError(f"relevance has {relevance.shape[0]} rows but index selects "
-                             f"{index.shape[0]} samples")
-        spatial = x.shape[1:2] if x.dim() == 3 else x.shape[2:]
-        full = torch.zeros(x.shape[0], *spatial, dtype=torch.bool, device=x.device)
+        full = torch.zeros(x.shape[0], *_spatial(x), dtype=torch.bool, device=x.device)
         if index.numel() == 0:
             return x, full
         sub = x[index]
-        sub_mask = self.mask(sub, relevance, generator)
+        if relevance is not None:
+            self._check(sub, relevance)
+        sub_mask = self._mask(sub, relevance, generator)
         x_masked = x.clone()
         x_masked[index] = self.fill_masked(sub, sub_mask, generator)
         full[index] = sub_mask
         return x_masked, full
 
     def __repr__(self) -> str:
-        extra = (f", k={self.k}, radius={self.radius}" if self.mode in POINT_MODES else "") + (
-            f", size={self.size}" if self.mode != "point" else "")
-        return (f"Masker(mode={self.mode!r}, alpha={self.alpha}, beta={self.beta}, "
-                f"fill={self.fill!r}, p={self.p}{extra})")
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return (f"{type(self).__name__}(mode={self.mode!r}, fill={self.fill!r}, p={self.p}, "
+                f"p_per={self.p_per!r}{opts})")
 
 
-def make_masker(
-    mode: str = "point",
-    alpha: float = 0.5,
-    beta: float = 0.5,
-    fill: str = "zero",
-    p: float = 1.0,
-    **options,
-) -> Masker:
-    """Build a :class:`Masker` (all keyword options of :class:`Masker` are accepted)."""
-    return Masker(mode=mode, alpha=alpha, beta=beta, fill=fill, p=p, **options)
+def make_masker(mode: str = defaults.MODE, **kwargs: Any) -> Masker:
+    """Build a :class:`Masker`: ``fill``, ``p``, ``p_per``, ``fill_value`` and the mode's own
+    keyword arguments (``MASK_MODES.get(mode).options``); anything else raises ValueError."""
+    return Masker(mode, **kwargs)
 
 
 def mask_batch(
@@ -242,7 +265,8 @@ def mask_batch(
     masker : Masker
     x : Tensor (B, N, C) or (B, C, H, W)
     explain : callable
-        ``explain(index)`` returns the relevance of ``x[index]``: (B', N) or (B', H, W).
+        ``explain(index)`` returns the relevance of ``x[index]``: (B', N) or (B', H, W). Not
+        called for modes without relevance (``random``, ``random_erasing``).
     generator : torch.Generator, optional
 
     Returns
@@ -254,10 +278,11 @@ def mask_batch(
     >>> x_masked, mask = mask_batch(
     ...     masker, points, lambda i: relevance(model, points[i], target[i], method="lrp"))
     """
+    if not masker.uses_relevance:
+        return masker(x, None, generator)
     index = masker.select(x.shape[0], generator, x.device)
     if masker.p >= 1.0:  # the whole batch, in order
         return masker(x, explain(index), generator)
     if index.numel() == 0:
-        spatial = x.shape[1:2] if x.dim() == 3 else x.shape[2:]
-        return x, torch.zeros(x.shape[0], *spatial, dtype=torch.bool, device=x.device)
+        return x, torch.zeros(x.shape[0], *_spatial(x), dtype=torch.bool, device=x.device)
     return masker(x, explain(index), generator, index=index)

@@ -1,18 +1,20 @@
-"""RelDrop on images: masks (B, H, W) from pixel relevance (B, H, W), fills on (B, C, H, W).
+"""RelDrop variants of ours on images: masks (B, H, W) from pixel relevance (B, H, W), fills on
+(B, C, H, W). The official 2D ``block`` / ``patch`` (one Random-Erasing rectangle at the top
+relevance) live in :mod:`.erasing`, the paper's per-pixel rule (``pixel``) in :mod:`.rules`.
 
-============ =====================================================================================
-``pixel``     the paper's rule per pixel: drop where ``alpha u + (1 - alpha) R_norm >= 1 - beta``
-``patch``     the image is cut into a grid of ``size x size`` patches; the rule is applied to the
-              mean relevance of each patch and whole patches are dropped
-``block``     DropBlock with relevance-drawn centres: the rule, applied to the mean relevance of
-              the ``size x size`` block centred at each pixel, selects candidate centres; each
-              candidate becomes a centre with probability ``1 / size**2`` (DropBlock's thinning),
-              and every centre's block is dropped. The dropped area is then close to the pixel
-              rule's (``1 - exp(-rate)`` for independent centres, less where blocks overlap), but
-              in contiguous blocks around the relevant areas.
-``region``    spatially balanced: square ``size x size`` neighbourhoods around spread seeds, until
-              ``round(beta * H * W)`` pixels are covered (:func:`.region.greedy_regions`)
-============ =====================================================================================
+============== ===================================================================================
+``grid_patch``  the image is cut into a grid of ``size x size`` patches; the rule is applied to
+                the mean relevance of each patch and whole patches are dropped
+``dropblock``   DropBlock with relevance-drawn centres: the rule, applied to the mean relevance of
+                the ``size x size`` block centred at each pixel, selects candidate centres; each
+                candidate becomes a centre with probability ``1 / size**2`` (DropBlock's
+                thinning), and every centre's block is dropped. The dropped area is then close to
+                the pixel rule's (``1 - exp(-rate)`` for independent centres, less where blocks
+                overlap), but in contiguous blocks around the relevant areas.
+``region``      spatially balanced: square ``size x size`` neighbourhoods around spread seeds,
+                until ``round(beta * H * W)`` pixels are covered (:func:`.region.greedy_regions`);
+                on points kNN / ball neighbourhoods (:func:`.region.region_point_mask`)
+============== ===================================================================================
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from . import defaults
 from .fills import FILLS
-from .region import budget_size, greedy_regions, rule_score
-from .rules import check_unit_interval, reldrop_mask
-
-IMAGE_MODES = ("pixel", "patch", "block", "region")
+from .modes import register_mode
+from .region import budget_size, check_region_parameters, greedy_regions, region_point_mask
+from .rules import check_rule, check_unit_interval, reldrop_mask, rule_score
 
 
 def check_image_relevance(images: torch.Tensor | None, relevance: torch.Tensor) -> None:
@@ -39,20 +41,30 @@ def check_image_relevance(images: torch.Tensor | None, relevance: torch.Tensor) 
                              f"{tuple(images.shape)} (expected (B, H, W))")
 
 
-def _check_size(size: int) -> None:
+def check_size(size: int) -> None:
+    """Raise ValueError unless ``size`` (a side in pixels) is a positive int."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size (block/patch/region side in pixels) must be a positive int, "
                          f"got {size!r}")
 
 
-def pixel_mask(relevance: torch.Tensor, alpha: float, beta: float, generator=None) -> torch.Tensor:
+def pixel_mask(
+    relevance: torch.Tensor,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
+    generator=None,
+) -> torch.Tensor:
     """The paper's rule per pixel. ``relevance`` (B, H, W) -> BoolTensor (B, H, W)."""
     check_image_relevance(None, relevance)
     return reldrop_mask(relevance, alpha, beta, generator)
 
 
-def patch_mask(
-    relevance: torch.Tensor, alpha: float, beta: float, size: int = 4, generator=None
+def grid_patch_mask(
+    relevance: torch.Tensor,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
+    size: int = defaults.GRID_PATCH_SIZE,
+    generator=None,
 ) -> torch.Tensor:
     """The rule on the mean relevance of a grid of ``size x size`` patches; whole patches dropped.
 
@@ -66,7 +78,7 @@ def patch_mask(
     BoolTensor (B, H, W)
     """
     check_image_relevance(None, relevance)
-    _check_size(size)
+    check_size(size)
     h, w = relevance.shape[1:]
     pooled = F.avg_pool2d(relevance.unsqueeze(1).float(), size, stride=size, ceil_mode=True)
     drop = reldrop_mask(pooled.squeeze(1), alpha, beta, generator)
@@ -80,8 +92,12 @@ def _centred_pool(x: torch.Tensor, size: int, op) -> torch.Tensor:
     return out.squeeze(1)[:, :h, :w]
 
 
-def block_mask(
-    relevance: torch.Tensor, alpha: float, beta: float, size: int = 3, generator=None
+def dropblock_mask(
+    relevance: torch.Tensor,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
+    size: int = defaults.DROPBLOCK_SIZE,
+    generator=None,
 ) -> torch.Tensor:
     """DropBlock with centres drawn by the RelDrop rule on block relevance (module docstring).
 
@@ -97,7 +113,7 @@ def block_mask(
     """
     check_image_relevance(None, relevance)
     check_unit_interval(alpha=alpha, beta=beta)
-    _check_size(size)
+    check_size(size)
     block_rel = _centred_pool(
         relevance.float(), size,
         lambda t, k, stride, padding: F.avg_pool2d(t, k, stride, padding, count_include_pad=False),
@@ -129,9 +145,9 @@ def square_neighbourhood(height: int, width: int, size: int, device=None):
 
 def region_image_mask(
     relevance: torch.Tensor,
-    alpha: float,
-    beta: float,
-    size: int = 3,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
+    size: int = defaults.REGION_SIZE,
     truncate: bool = False,
     generator=None,
     return_seeds: bool = False,
@@ -155,7 +171,7 @@ def region_image_mask(
     mask : BoolTensor (B, H, W)
     """
     check_image_relevance(None, relevance)
-    _check_size(size)
+    check_size(size)
     b, h, w = relevance.shape
     score = rule_score(relevance, alpha, generator).reshape(b, h * w)
     neighbourhood = square_neighbourhood(h, w, size, relevance.device)
@@ -182,3 +198,43 @@ def apply_image_fill(
     flat = images.permute(0, 2, 3, 1).reshape(b, h * w, c)
     filled = FILLS.get(fill)(flat, mask.reshape(b, h * w), **options)
     return filled.view(b, h, w, c).permute(0, 3, 1, 2).contiguous()
+
+
+def _check_rule_and_size(alpha, beta, size):
+    check_rule(alpha, beta)
+    check_size(size)
+
+
+@register_mode("grid_patch", inputs=("images",), check=_check_rule_and_size,
+               alpha=defaults.ALPHA, beta=defaults.BETA, size=defaults.GRID_PATCH_SIZE)
+def grid_patch_mode(x, relevance, generator=None, *, alpha, beta, size):
+    """the rule on the mean relevance of a ``size x size`` grid of patches; whole patches dropped"""
+    return grid_patch_mask(relevance, alpha, beta, size, generator)
+
+
+@register_mode("dropblock", inputs=("images",), check=_check_rule_and_size,
+               alpha=defaults.ALPHA, beta=defaults.BETA, size=defaults.DROPBLOCK_SIZE)
+def dropblock_mode(x, relevance, generator=None, *, alpha, beta, size):
+    """DropBlock with centres drawn by the rule on block relevance (``size x size`` blocks)"""
+    return dropblock_mask(relevance, alpha, beta, size, generator)
+
+
+def _check_region(alpha, beta, k, radius, size, truncate, backend):
+    check_rule(alpha, beta)
+    check_region_parameters(k, radius)
+    check_size(size)
+    if backend not in ("step", "auto", "torch", "cluster"):
+        raise ValueError(f"backend must be step, auto, torch or cluster, got {backend!r}")
+
+
+@register_mode("region", inputs=("points", "images"), check=_check_region,
+               alpha=defaults.ALPHA, beta=defaults.BETA, k=defaults.REGION_K, radius=None,
+               size=defaults.REGION_SIZE, truncate=False, backend="step")
+def region_mode(x, relevance, generator=None, *, alpha, beta, k, radius, size, truncate,
+                backend):
+    """spatially balanced RelDrop: whole kNN (``k``) / ball (``radius``) neighbourhoods, on images
+    ``size x size`` squares, around spread, relevant seeds until ``round(beta*N)`` are covered"""
+    if x.dim() == 4:
+        return region_image_mask(relevance, alpha, beta, size, bool(truncate), generator)
+    return region_point_mask(x, relevance, alpha, beta, k, radius, bool(truncate), generator,
+                             backend=backend)

@@ -32,33 +32,12 @@ from collections.abc import Callable
 import torch
 
 from ..ops import ball_query, knn
-from .rules import check_unit_interval, minmax_normalize
+from . import defaults
+from .rules import check_unit_interval, rule_score
 
 # neighbourhood(seed (B,)) -> (member (B, E) bool, order (B, E) float in [0, 1): rank in the
 # neighbourhood, used to truncate the last one)
 Neighbourhood = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-def rule_score(
-    relevance: torch.Tensor, alpha: float, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """The RelDrop rule's score ``alpha * u + (1 - alpha) * R_norm`` per element.
-
-    Parameters
-    ----------
-    relevance : Tensor (B, *S)
-    alpha : float in [0, 1]
-    generator : torch.Generator, optional
-        On the relevance's device.
-
-    Returns
-    -------
-    Tensor (B, *S) in [0, 1]; the paper's rule drops where it is ``>= 1 - beta``.
-    """
-    check_unit_interval(alpha=alpha)
-    r = minmax_normalize(relevance)
-    u = torch.rand(r.shape, generator=generator, device=r.device, dtype=r.dtype)
-    return torch.add(r.mul_(1.0 - alpha), u, alpha=alpha)
 
 
 def budget_size(num_elements: int, beta: float) -> int:
@@ -155,7 +134,7 @@ def _dense(
 
 
 def point_neighbourhood(
-    xyz: torch.Tensor, k: int = 32, radius: float | None = None, backend: str = "step"
+    xyz: torch.Tensor, k: int = defaults.REGION_K, radius: float | None = None, backend: str = "step"
 ) -> Neighbourhood:
     """Neighbourhood function over a point cloud: the k nearest points, or the ball of ``radius``.
 
@@ -213,9 +192,9 @@ def check_region_parameters(k: int, radius: float | None, num_points: int | None
 def region_point_mask(
     points: torch.Tensor,
     relevance: torch.Tensor,
-    alpha: float = 0.5,
-    beta: float = 0.5,
-    k: int = 32,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
+    k: int = defaults.REGION_K,
     radius: float | None = None,
     truncate: bool = False,
     generator: torch.Generator | None = None,

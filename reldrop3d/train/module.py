@@ -62,7 +62,7 @@ class PointCloudTask(L.LightningModule):
         self.task = task
         self.num_classes = num_classes
         self.num_parts = num_parts
-        self.input_dropout = input_dropout or InputDropout("none")
+        self.input_dropout = input_dropout or InputDropout()
         self.augment = augment
         self.lr, self.weight_decay, self.epochs = lr, weight_decay, epochs
         self.meta = meta or {}

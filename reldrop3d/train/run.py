@@ -18,7 +18,7 @@ from ..models import create_model
 from ..utils.io import atomic_write_text
 from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
-from .input_dropout import InputDropout
+from .input_dropout import InputDropout, masker_from_config
 from .module import PointCloudTask
 from .samplers import GlobalBatchSampler, ShardSampler
 
@@ -63,17 +63,7 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         "parts_of_class": {int(k): list(v) for k, v in getattr(train_set, "parts_of_class", {}).items()},
         "config": cfg.to_dict(),
     }
-    dropout = InputDropout(
-        cfg.augment,
-        alpha=cfg.alpha,
-        beta=cfg.beta,
-        fill=cfg.fill,
-        p=cfg.mask_p,
-        max_ratio=cfg.dropout_max_ratio,
-        method=cfg.relevance_method,
-        mode=cfg.mask_mode,
-        images=cfg.is_image_data,
-    )
+    dropout = InputDropout(masker_from_config(cfg), method=cfg.relevance_method)
     guidance = None
     if cfg.guidance is not None:
         from ..guidance import create_guidance

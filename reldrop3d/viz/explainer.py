@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..masking import defaults
 from .arrays import to_numpy
 
 
@@ -45,8 +46,8 @@ class Explainer:
         :func:`reldrop3d.explain.relevance`.
     """
 
-    def __init__(self, model, name: str = "model", method: str = "lrp", alpha: float = 0.5,
-                 beta: float = 0.5, seed: int = 0, relevance_fn: RelevanceFn | None = None):
+    def __init__(self, model, name: str = "model", method: str = "lrp",
+                 alpha: float = defaults.ALPHA, beta: float = defaults.BETA, seed: int = 0, relevance_fn: RelevanceFn | None = None):
         from ..masking import RelDrop
 
         self.model = model.eval()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..masking import defaults
 from .explainer import Explainer
 from .scene import ViewerState
 from .sources import DatasetSource, FileSource
@@ -17,8 +18,8 @@ def open_session(
     split: str = "test",
     data_kwargs: dict | None = None,
     method: str = "lrp",
-    alpha: float = 0.5,
-    beta: float = 0.5,
+    alpha: float = defaults.ALPHA,
+    beta: float = defaults.BETA,
     seed: int = 0,
 ) -> ViewerState:
     """Build a :class:`ViewerState` from checkpoints and a data set or point-cloud files.
