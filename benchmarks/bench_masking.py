@@ -5,7 +5,8 @@
     each mask + fill, next to a plain PointNet training step, interleaved in one run; the
     region mask's two neighbour-search strategies (per-step vs graph built once with
     reldrop3d.ops.knn) side by side;
-(b) images: ``pixel``, ``patch``, ``block``, ``region`` at batch 32 x 3 x 32 x 32.
+(b) images: ``pixel``, the official ``block`` / ``patch``, ``grid_patch``, ``dropblock``,
+    ``region``, ``random_erasing`` at batch 32 x 3 x 32 x 32.
 
     python benchmarks/bench_masking.py [--batch 32] [--points 1024] [--device cpu] [--repeats 8]
                                        [--threads N]
@@ -50,17 +51,17 @@ def main() -> None:
     step = make_train_step(model, x, y)
 
     maskers = {
-        "point (paper rule)": make_masker("point", 0.5, args.beta),
-        "region kNN k=32": make_masker("region", 0.5, args.beta, k=32),
-        "region kNN k=64": make_masker("region", 0.5, args.beta, k=64),
-        "region ball r=0.3 (<=64)": make_masker("region", 0.5, args.beta, k=64, radius=0.3),
-        "region kNN k=32, resample fill": make_masker("region", 0.5, args.beta, k=32,
+        "point (paper rule)": make_masker("point", beta=args.beta),
+        "region kNN k=32": make_masker("region", beta=args.beta, k=32),
+        "region kNN k=64": make_masker("region", beta=args.beta, k=64),
+        "region ball r=0.3 (<=64)": make_masker("region", beta=args.beta, k=64, radius=0.3),
+        "region kNN k=32, resample fill": make_masker("region", beta=args.beta, k=32,
                                                       fill="resample"),
     }
     maskers["region kNN k=32, ops.knn graph"] = None
     fns = {"PointNet training step": step}
     fns.update({name: (lambda m=m: m(x, r)) for name, m in maskers.items() if m is not None})
-    fns["region kNN k=32, ops.knn graph"] = lambda: region_point_mask(x, r, 0.5, args.beta, 32,
+    fns["region kNN k=32, ops.knn graph"] = lambda: region_point_mask(x, r, beta=args.beta, k=32,
                                                                       backend="auto")
     print(f"Mask cost, points: batch {args.batch} x {args.points}, beta {args.beta}, "
           f"{environment()}")
@@ -75,10 +76,13 @@ def main() -> None:
     img = torch.rand(args.batch, 3, s, s, device=dev)
     ri = torch.rand(args.batch, s, s, device=dev)
     imaskers = {
-        "pixel": make_masker("pixel", 0.5, args.beta),
-        "patch 4x4": make_masker("patch", 0.5, args.beta, size=4),
-        "block 5x5": make_masker("block", 0.5, args.beta, size=5),
-        "region 5x5": make_masker("region", 0.5, args.beta, size=5),
+        "pixel": make_masker("pixel", beta=args.beta),
+        "block (official)": make_masker("block", fill="mean"),
+        "patch (official)": make_masker("patch", fill="mean"),
+        "grid_patch 4x4": make_masker("grid_patch", beta=args.beta, size=4),
+        "dropblock 5x5": make_masker("dropblock", beta=args.beta, size=5),
+        "region 5x5": make_masker("region", beta=args.beta, size=5),
+        "random_erasing": make_masker("random_erasing", fill="mean"),
     }
     itimes = time_interleaved({n: (lambda m=m: m(img, ri)) for n, m in imaskers.items()},
                               repeats=args.repeats, device=dev)

@@ -261,7 +261,8 @@ def train_images(
         (B, C, H, W) -> (B, K).
     train_set, test_set : datasets of dicts with ``image`` (C, H, W) and ``label``
     masker : reldrop3d.masking.Masker, optional
-        An image mode (``pixel``, ``patch``, ``block``, ``region``); None trains without masking.
+        An image mode (``pixel``, ``block``, ``patch``, ``region``, ``grid_patch``, ``dropblock``,
+        ``random_erasing``, ...); None trains without masking.
     method : str
         Relevance method for the masker.
 

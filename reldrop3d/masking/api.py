@@ -118,7 +118,9 @@ class Masker:
                              f"attribute {name!r}")
 
     # -- layout ---------------------------------------------------------------------------
-    def _check(self, x: torch.Tensor, relevance: torch.Tensor | None) -> None:
+    def _check(self, x: torch.Tensor, relevance: torch.Tensor | None, rows: bool = True) -> None:
+        """Layout of ``x`` and ``relevance`` (``rows=False``: the relevance of a sub-batch, whose
+        rows are checked later)."""
         if x.dim() not in (3, 4):
             raise ValueError(f"input must be points (B, N, C) or images (B, C, H, W), got shape "
                              f"{tuple(x.shape)}")
@@ -133,7 +135,8 @@ class Masker:
                 raise ValueError(f"mode {self.mode!r} needs relevance")
             return
         expected = (x.shape[0], *_spatial(x))
-        if tuple(relevance.shape) != expected:
+        got = tuple(relevance.shape)
+        if got != expected if rows else got[1:] != expected[1:]:
             layout = "(B, N)" if kind == "points" else "(B, H, W)"
             raise ValueError(f"relevance {tuple(relevance.shape)} does not match {kind} "
                              f"{tuple(x.shape)} (expected {layout})")
@@ -219,7 +222,7 @@ class Masker:
         if index is not None and relevance is not None and relevance.shape[0] != index.shape[0]:
             raise ValueError(f"relevance has {relevance.shape[0]} rows but index selects "
                              f"{index.shape[0]} samples")
-        self._check(x, None if relevance is None or index is not None else relevance)
+        self._check(x, relevance, rows=index is None)
         self._check_values(x, relevance, index)
         if index is None and self.p >= 1.0:  # every sample: no sub-batch copies
             mask = self._mask(x, relevance, generator)

@@ -1,4 +1,5 @@
-"""Image masking modes (pixel, patch, block, region) and image fills."""
+"""Image masking modes of ours (pixel, grid_patch, dropblock, region) and image fills; the
+official 2D block / patch are tested in test_erasing.py."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import pytest
 import torch
 
 from reldrop3d.masking import (
-    block_mask,
+    dropblock_mask,
     expected_drop_rate,
+    grid_patch_mask,
     make_masker,
     minmax_normalize,
-    patch_mask,
     region_image_mask,
 )
 
@@ -28,12 +29,13 @@ def hot_corner(b=16, h=16, w=16):
     return rel
 
 
-@pytest.mark.parametrize("mode", ["pixel", "patch", "block", "region"])
+@pytest.mark.parametrize("mode", ["pixel", "grid_patch", "dropblock", "region"])
 @pytest.mark.parametrize("shape", [(2, 3, 16, 16), (3, 1, 8, 13)])
 def test_shapes(mode, shape):
     x = torch.rand(shape)
     rel = torch.rand(shape[0], *shape[2:])
-    xm, mask = make_masker(mode, alpha=0.5, beta=0.4, size=3)(x, rel)
+    size = {} if mode == "pixel" else {"size": 3}
+    xm, mask = make_masker(mode, alpha=0.5, beta=0.4, **size)(x, rel)
     assert xm.shape == x.shape and mask.shape == rel.shape and mask.dtype == torch.bool
     assert (xm.permute(0, 2, 3, 1)[mask] == 0).all()
     assert torch.equal(xm.permute(0, 2, 3, 1)[~mask], x.permute(0, 2, 3, 1)[~mask])
@@ -69,24 +71,25 @@ def test_region_image_seeds_spread():
 
 def test_patch_whole_patches():
     _, rel = images(b=4, h=16, w=16)
-    mask = patch_mask(rel, 0.5, 0.5, size=4)
+    mask = grid_patch_mask(rel, 0.5, 0.5, size=4)
     tiles = mask.view(4, 4, 4, 4, 4).permute(0, 1, 3, 2, 4).reshape(4, 16, 16)
     assert (tiles.all(-1) | ~tiles.any(-1)).all()  # every 4x4 patch is all-or-nothing
 
 
-@pytest.mark.parametrize("mode", ["pixel", "patch", "block", "region"])
+@pytest.mark.parametrize("mode", ["pixel", "grid_patch", "dropblock", "region"])
 def test_relevant_areas_dropped_more(mode):
     rel = hot_corner()
-    masker = make_masker(mode, alpha=0.3, beta=0.2, size=2)
+    size = {} if mode == "pixel" else {"size": 2}
+    masker = make_masker(mode, alpha=0.3, beta=0.2, **size)
     mask = masker.mask(torch.zeros(16, 1, 16, 16), rel, torch.Generator().manual_seed(0))
     hot = mask[:, :8, :8].float().mean()
     cold = mask.float().sum() - mask[:, :8, :8].float().sum()
     assert hot > 2 * cold / (16 * 256 - 16 * 64)
 
 
-def test_block_area_near_pixel_rule_alpha_one():
+def test_dropblock_area_near_pixel_rule_alpha_one():
     _, rel = images(b=32, h=32, w=32)
-    share = block_mask(rel, 1.0, 0.3, size=3, generator=torch.Generator().manual_seed(0))
+    share = dropblock_mask(rel, 1.0, 0.3, size=3, generator=torch.Generator().manual_seed(0))
     share = share.float().mean()
     assert 0.15 < share < 0.3  # ~ 1 - exp(-0.3) = 0.26, less at the border
 
@@ -95,7 +98,7 @@ def test_block_area_near_pixel_rule_alpha_one():
 def test_image_fills(fill):
     x, rel = images(b=2, c=3, h=8, w=8)
     mean = torch.tensor([0.1, 0.2, 0.3])
-    xm, mask = make_masker("pixel", 0.5, 0.5, fill=fill, fill_value=mean)(x, rel)
+    xm, mask = make_masker("pixel", alpha=0.5, beta=0.5, fill=fill, fill_value=mean)(x, rel)
     pix, pix_m = x.permute(0, 2, 3, 1), xm.permute(0, 2, 3, 1)
     assert torch.equal(pix_m[~mask], pix[~mask])
     if fill == "mean":
@@ -114,6 +117,6 @@ def test_bad_image_inputs():
     with pytest.raises(ValueError, match="for point clouds"):
         make_masker("point")(x, rel)
     with pytest.raises(ValueError, match="size"):
-        patch_mask(rel, 0.5, 0.5, size=0)
+        grid_patch_mask(rel, 0.5, 0.5, size=0)
     with pytest.raises(ValueError, match="one value per channel"):
         make_masker("pixel", fill="mean", fill_value=torch.zeros(2))(x, rel)

@@ -108,7 +108,8 @@ def test_greedy_regions_stops_at_budget():
 def test_masker_points_fills(mode, fill):
     x, r = cloud()
     mean = torch.tensor([5.0, 6.0, 7.0])
-    masker = make_masker(mode, alpha=0.3, beta=0.3, fill=fill, k=16, fill_value=mean)
+    kw = {"k": 16} if mode == "region" else {}
+    masker = make_masker(mode, alpha=0.3, beta=0.3, fill=fill, fill_value=mean, **kw)
     xm, mask = masker(x, r, generator=torch.Generator().manual_seed(0))
     assert xm.shape == x.shape and mask.shape == x.shape[:2] and mask.any()
     assert torch.equal(xm[~mask], x[~mask])
@@ -163,7 +164,9 @@ def test_p_fraction_and_subset(p):
         (dict(fill="blue"), "unknown fill"),
         (dict(mode="region", k=0), "positive int"),
         (dict(mode="region", radius=-1.0), "radius"),
-        (dict(mode="block", size=0), "size"),
+        (dict(mode="dropblock", size=0), "size"),
+        (dict(mode="block", alpha=0.3), "takes no keyword argument"),
+        (dict(mode="point", k=3), "takes no keyword argument"),
     ],
 )
 def test_bad_parameters(kwargs, message):
@@ -208,7 +211,8 @@ def test_region_on_gpu(x_dim):
         x, r = (t.to(dev) for t in cloud(b=8, n=512))
     else:
         x, r = torch.rand(8, 3, 32, 32, device=dev), torch.rand(8, 32, 32, device=dev)
-    masker = make_masker("region", alpha=0.5, beta=0.3, k=16, size=3, truncate=True, p=0.5)
+    kw = dict(k=16) if x_dim == 3 else dict(size=3)
+    masker = make_masker("region", alpha=0.5, beta=0.3, truncate=True, p=0.5, **kw)
     xm, mask = masker(x, r, generator=gen)
     assert xm.device.type == "cuda" and mask.device.type == "cuda"
     per_sample = mask.flatten(1).sum(1)

@@ -6,6 +6,7 @@ import torch
 from reldrop3d.cli import main
 from reldrop3d.models.checkpoint import load_model, read_checkpoint
 from reldrop3d.train.config import TrainConfig
+from reldrop3d.masking import RandomPointDropout
 from reldrop3d.train.input_dropout import InputDropout
 from reldrop3d.train.run import build_datasets, build_task, train
 
@@ -47,12 +48,12 @@ def test_reldrop_training_step_updates_batchnorm_and_trains_in_train_mode(tmp_pa
 def test_input_dropout_kinds():
     model = torch.nn.Identity()
     x = torch.randn(2, 32, 3)
-    out, mask = InputDropout("none")(model, x, torch.zeros(2, dtype=torch.long))
+    out, mask = InputDropout()(model, x, torch.zeros(2, dtype=torch.long))
     assert out is x and mask is None
-    out, mask = InputDropout("random")(model, x, torch.zeros(2, dtype=torch.long))
-    assert out.shape == x.shape and mask.shape == (2, 32)
-    with pytest.raises(ValueError, match="unknown input dropout"):
-        InputDropout("sometimes")
+    out, mask = InputDropout(RandomPointDropout())(model, x, torch.zeros(2, dtype=torch.long))
+    assert out.shape == x.shape and mask.shape == (2, 32) and mask.any()
+    with pytest.raises(TypeError, match="Masker"):
+        InputDropout("random")
 
 
 @pytest.mark.parametrize("kwargs,match", [
