@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..masking import defaults
+
 AUGMENTS = ("none", "random", "reldrop")
 TASKS = ("cls", "partseg")
 
@@ -23,12 +25,12 @@ class TrainConfig:
     model: str = "pointnet"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     augment: str = "reldrop"
-    alpha: float = 0.5
-    beta: float = 0.5
-    fill: str = "zero"
-    mask_mode: str = "point"
-    mask_p: float = 1.0
-    dropout_max_ratio: float = 0.875
+    alpha: float = defaults.ALPHA
+    beta: float = defaults.BETA
+    fill: str = defaults.FILL
+    mask_mode: str = defaults.MODE
+    mask_p: float = defaults.P
+    dropout_max_ratio: float = defaults.RANDOM_MAX_RATIO
     relevance_method: str = "lrp"
     guidance: str | None = None
     guidance_weight: float = 1.0

@@ -167,3 +167,16 @@ def test_masker_from_config():
         masker_from_config(config(mask_mode="block", alpha=0.3, is_image_data=True))
     with pytest.raises(ValueError, match="unknown mask mode"):
         masker_from_config(config(mask_mode="nope"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode,kind", CASES)
+def test_every_mode_on_gpu(mode, kind):
+    dev = torch.device("cuda")
+    x, r = (t.to(dev) for t in batch(kind))
+    masker = make_masker(mode, p=0.5, fill="mean", **OPTIONS.get(mode, {}))
+    g = torch.Generator(device=dev).manual_seed(0)
+    xm, mask = masker(x, r, generator=g)
+    assert xm.device.type == "cuda" and mask.device.type == "cuda"
+    g = torch.Generator(device=dev).manual_seed(0)
+    assert torch.equal(masker(x, r, generator=g)[1], mask)
