@@ -28,7 +28,7 @@ class RelDrop(Masker):
 
     Examples
     --------
-    >>> masker = RelDrop(alpha=0.3, beta=0.5)
+    >>> masker = RelDrop(alpha=0.3, beta=0.25)
     >>> x_masked, mask = masker(points, relevance)  # (B, N, C), (B, N) bool (True = dropped)
     """
 
