@@ -1,4 +1,8 @@
-"""Non-LRP attributions: gradient, input x gradient and random (a sanity baseline)."""
+"""Non-LRP attributions: gradient, input x gradient and random (a sanity baseline).
+
+Each works on points (B, N, C) -> (B, N) and images (B, C, H, W) -> (B, H, W); the channel
+dimension is reduced (:func:`.targets.channel_dim`).
+"""
 
 from __future__ import annotations
 
@@ -6,48 +10,77 @@ import torch
 from torch import nn
 
 from ..models.attribution import attribution_mode
-from .targets import default_target, eval_mode, forward_model, select_output
+from .targets import channel_dim, default_target, eval_mode, explained_gradient, forward_model
 
 
-def _input_gradient(model, points, target, category):
-    x = points.detach().requires_grad_(True)
+def input_gradient(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: torch.Tensor | None = None,
+    category: torch.Tensor | None = None,
+    start: str = "logit",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input and the gradient of the explained quantity w.r.t. it, both detached.
+
+    Parameters
+    ----------
+    model : nn.Module
+    inputs : Tensor (B, N, C) or (B, C, H, W)
+    target : Tensor (B,) or (B, N), optional
+        Default: the prediction.
+    category : Tensor (B,), optional
+        Object category (part segmenters).
+    start : {"logit", "onehot", "log_softmax"}
+        ``d z_t / d x`` for ``logit`` and ``onehot``, ``d log p_t / d x`` for ``log_softmax``
+        (:func:`.targets.explained_gradient`).
+
+    Returns
+    -------
+    inputs, grad : Tensor, same shape as ``inputs``
+        Computed in eval mode and attribution mode; the model's training flags are unchanged.
+    """
+    x = inputs.detach().requires_grad_(True)
     with eval_mode(model), attribution_mode(), torch.enable_grad():
         logits = forward_model(model, x, category)
         if target is None:
             target = default_target(logits.detach())
-        (grad,) = torch.autograd.grad(select_output(logits, target).sum(), x)
+        (grad,) = torch.autograd.grad(logits, x, explained_gradient(logits, target, start))
     return x.detach(), grad
 
 
 def gradient(
     model: nn.Module,
-    points: torch.Tensor,
+    inputs: torch.Tensor,
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
+    start: str = "logit",
 ) -> torch.Tensor:
-    """Per-point sensitivity: the L2 norm over channels of d(target logit)/d(points), (B, N)."""
-    _, grad = _input_gradient(model, points, target, category)
-    return grad.norm(dim=-1)
+    """Sensitivity: the L2 norm over channels of the input gradient, (B, N) or (B, H, W)."""
+    _, grad = input_gradient(model, inputs, target, category, start)
+    return grad.norm(dim=channel_dim(inputs))
 
 
 def input_x_gradient(
     model: nn.Module,
-    points: torch.Tensor,
+    inputs: torch.Tensor,
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
+    start: str = "logit",
 ) -> torch.Tensor:
-    """Input x gradient summed over channels, (B, N) (signed, like LRP)."""
-    x, grad = _input_gradient(model, points, target, category)
-    return (x * grad).sum(dim=-1)
+    """Input x gradient summed over channels, (B, N) or (B, H, W) (signed, like LRP)."""
+    x, grad = input_gradient(model, inputs, target, category, start)
+    return (x * grad).sum(dim=channel_dim(inputs))
 
 
 def random_relevance(
     model: nn.Module,
-    points: torch.Tensor,
+    inputs: torch.Tensor,
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Uniform random relevance (B, N): the control that every occlusion curve is compared with."""
-    b, n = points.shape[:2]
-    return torch.rand(b, n, generator=generator, device=points.device)
+    """Uniform random relevance, (B, N) or (B, H, W): the control that every occlusion curve is
+    compared with."""
+    shape = list(inputs.shape)
+    del shape[channel_dim(inputs)]
+    return torch.rand(shape, generator=generator, device=inputs.device)

@@ -1,64 +1,33 @@
 """Fast LRP: relevance from one forward and one modified backward pass.
 
 Every linear unit's output (BatchNorm merged, see :mod:`.units`) passes through
-:func:`~.rules.epsilon_scale`; the explained logit is back-propagated once, only down to the
-input layers; the input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost
+:func:`~.rules.epsilon_scale`; the initial relevance (``start``, :mod:`.targets`) is
+back-propagated once, only down to the input layers; the input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost
 is close to a plain gradient. :mod:`.zennit_lrp` computes the same quantity with zennit and is the
 reference in the tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from ..models.attribution import attribution_mode
+from .composites import DEFAULT_CONFIG, LRPConfig
 from .routing import relevance_to_points
 from .rules import epsilon_scale, flat_rule
-from .targets import default_target, eval_mode, forward_model, select_output
+from .targets import (
+    check_start,
+    default_target,
+    eval_mode,
+    explained_gradient,
+    forward_model,
+    initial_relevance,
+)
 from .units import effective_bias, find_linear_units
 
-INPUT_RULES = ("flat", "epsilon")
-CONV_RULES = ("epsilon", "zplus", "alpha_beta")
-
-
-@dataclass(frozen=True)
-class LRPConfig:
-    """Which LRP rules to use.
-
-    Attributes
-    ----------
-    input_rule : {"flat", "epsilon"}
-        Rule of the input layers (``model.lrp_input_layers``). ``"flat"`` is the default of the
-        RelDrop paper's composites (relevance independent of the raw coordinates' sign).
-    epsilon : float
-        Stabiliser of the Epsilon rule on every other linear unit.
-    zero_bias : bool
-        Leave biases out of the rule's denominators (zennit's ``zero_params="bias"``): relevance
-        is then conserved, so per-point relevance sums to the explained logit.
-    conv_rule : {"epsilon", "zplus", "alpha_beta"}
-        Rule of the convolutions (the shared per-point MLPs); dense layers keep Epsilon.
-        ``zplus`` and ``alpha_beta`` (alpha=2, beta=1) give zennit's EpsilonPlusFlat and
-        EpsilonAlpha2Beta1Flat composites; they are computed with zennit only.
-    """
-
-    input_rule: str = "flat"
-    epsilon: float = 1e-6
-    zero_bias: bool = False
-    conv_rule: str = "epsilon"
-
-    def __post_init__(self):
-        if self.input_rule not in INPUT_RULES:
-            raise ValueError(f"input_rule must be one of {INPUT_RULES}, got {self.input_rule!r}")
-        if self.conv_rule not in CONV_RULES:
-            raise ValueError(f"conv_rule must be one of {CONV_RULES}, got {self.conv_rule!r}")
-        if not self.epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
-
-
-DEFAULT_CONFIG = LRPConfig()
+__all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "keep_channels",
+           "logit_gradient", "mixed_input_layers"]
 
 
 def input_layer_names(model: nn.Module) -> tuple[str, ...]:
@@ -96,6 +65,23 @@ def keep_channels(relevance: torch.Tensor, first: int, last: int) -> torch.Tenso
     return relevance * keep.view(1, -1, *([1] * (relevance.dim() - 2)))
 
 
+def logit_gradient(logits: torch.Tensor, target: torch.Tensor, start: str) -> torch.Tensor:
+    """The gradient to feed at the logits so that the fast path starts from
+    :func:`.targets.initial_relevance`.
+
+    The fast path holds every activation's relevance as ``R = a * g``, so the logits need
+    ``g = R_0 / z``: ``e_t`` for ``start="logit"`` (no division), ``R_0 / z`` otherwise. A logit of
+    exactly 0 passes no relevance (its unit's Epsilon factor ``z / stab(z)`` is 0 there), where
+    zennit would pass ``R_0 / epsilon``.
+    """
+    if start == "logit":
+        return explained_gradient(logits, target, start)  # e_t = (z_t e_t) / z
+    r0 = initial_relevance(logits, target, start)
+    z = logits.detach()
+    nonzero = z != 0
+    return torch.where(nonzero, r0 / torch.where(nonzero, z, 1), 0)
+
+
 def fast_lrp(
     model: nn.Module,
     points: torch.Tensor,
@@ -104,38 +90,45 @@ def fast_lrp(
     config: LRPConfig = DEFAULT_CONFIG,
     differentiable: bool = False,
     eval: bool = True,
+    start: str = "logit",
 ) -> torch.Tensor:
-    """Per-point LRP relevance of the target output.
+    """Per-point (per-pixel) LRP relevance of the target output.
 
     Parameters
     ----------
     model : nn.Module
         A registered model (declares ``lrp_input_layers``).
-    points : Tensor (B, N, C)
+    points : Tensor (B, N, C) or images (B, C, H, W)
     target : Tensor (B,) or (B, N), optional
         Explained class (or part per point); default: the prediction.
     category : Tensor (B,), optional
         Object category, for part segmenters.
     config : LRPConfig
+        The rules (:mod:`.composites`); only Epsilon convolutions (``config.fast``).
     differentiable : bool
         Keep the graph so the relevance can be differentiated w.r.t. the parameters
         (heat-map losses). Default False: the result is detached.
     eval : bool
         Compute in eval mode (BatchNorm running statistics, no dropout); the model's training
         flags are restored afterwards.
+    start : {"logit", "onehot", "log_softmax"}
+        The initial relevance at the logits (:mod:`.targets`).
 
     Returns
     -------
-    Tensor (B, N): relevance per point. With zero biases it sums to the target logit.
+    Tensor (B, N) (or (B, H, W)): relevance per point. With zero biases it sums to the initial
+    relevance (``z_t``, 1, or ``sum(e_t - p) = 0``).
     """
     if points.dim() not in (3, 4):
         raise ValueError(f"points must be (B, N, C) (or images (B, C, H, W)), got shape {tuple(points.shape)}")
-    if config.conv_rule != "epsilon":
+    check_start(start)
+    if not config.fast:
         raise ValueError(
             f"the fast path implements the Epsilon rule only; conv_rule={config.conv_rule!r} "
-            "is available through zennit (methods lrp_epsilon_plus_flat, lrp_alpha_beta)"
+            "is available through zennit (method lrp_zennit)"
         )
     names = input_layer_names(model)
+    rules = config.input_rules(names)
     modules = dict(model.named_modules())
     units = {u.linear_name: u for u in find_linear_units(model)}
     inputs: dict[str, torch.Tensor] = {}
@@ -166,12 +159,13 @@ def fast_lrp(
 
     deferred = dict(getattr(model, "lrp_deferred_units", {}))
     mixed = mixed_input_layers(model)
+    flat = [n for n in names if rules[n] == "flat"]
     try:
         for name, unit in units.items():
             out_module = modules[deferred.get(unit.output_name, unit.output_name)]
             if name in names or name in mixed:
                 handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
-            if name in names and config.input_rule == "flat":
+            if name in flat:
                 handles.append(out_module.register_forward_hook(keep_output(name)))
                 continue
             handles.append(out_module.register_forward_hook(scale(unit)))
@@ -180,13 +174,14 @@ def fast_lrp(
             logits = forward_model(model, x, category)
             if target is None:
                 target = default_target(logits.detach())
-            score = select_output(logits, target).sum()
-            flat = config.input_rule == "flat"
-            wrt = [outputs[n] if flat else inputs[n] for n in names] + [inputs[n] for n in mixed]
-            grads = torch.autograd.grad(score, wrt, create_graph=differentiable, retain_graph=True)
+            wrt = [outputs[n] if n in flat else inputs[n] for n in names] + [inputs[n] for n in mixed]
+            grads = torch.autograd.grad(
+                logits, wrt, logit_gradient(logits, target, start),
+                create_graph=differentiable, retain_graph=True,
+            )
             rel = {}
             for n, t, g in zip(names, wrt, grads):
-                rel[n] = flat_rule(modules[n], inputs[n], t * g) if flat else t * g
+                rel[n] = flat_rule(modules[n], inputs[n], t * g) if n in flat else t * g
             for n, g in zip(mixed, grads[len(names):]):
                 rel[n] = keep_channels(inputs[n] * g, *mixed[n])
             used = {n: inputs[n] for n in rel}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .targets import channel_dim
+
 
 def relevance_to_points(
     model, inputs: dict[str, torch.Tensor], relevance: dict[str, torch.Tensor], points: torch.Tensor
@@ -16,8 +18,12 @@ def relevance_to_points(
         May define ``relevance_to_points(relevance, points) -> (B, N)`` to route itself.
     inputs, relevance : dict of str to Tensor
         Input tensor of each input layer and its relevance (same shapes), e.g. (B, C, N).
-    points : Tensor (B, N, C)
+    points : Tensor (B, N, C) or images (B, C, H, W)
         The model input; must require grad for the generic routing.
+
+    Returns
+    -------
+    Tensor (B, N) (or (B, H, W)): the routed relevance summed over the input channels.
 
     Notes
     -----
@@ -32,10 +38,10 @@ def relevance_to_points(
     if callable(custom):
         return custom(relevance, points)
     b, n = points.shape[:2]
-    if all(x.dim() == 3 and x.shape[0] == b and x.shape[2] == n for x in inputs.values()):
+    if points.dim() == 3 and all(x.dim() == 3 and x.shape[0] == b and x.shape[2] == n for x in inputs.values()):
         return sum(r.sum(dim=1) for r in relevance.values())
     names = list(inputs)
     routed = torch.autograd.grad(
         [inputs[k] for k in names], points, [relevance[k] for k in names], retain_graph=True
     )[0]
-    return routed.sum(dim=-1)
+    return routed.sum(dim=channel_dim(points))

@@ -8,33 +8,45 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.canonizers import NamedMergeBatchNorm, SequentialMergeBatchNorm
 from zennit.composites import LayerMapComposite, MixedComposite, NameMapComposite
 from zennit.core import Composite
 from zennit.rules import AlphaBeta, Epsilon, Flat, Norm, Pass, ZPlus
-from zennit.types import Activation, AvgPool, Convolution, Linear
+from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
 
 from ..models.attribution import attribution_mode
 from ..models.pooling import WeightedSum
-from .fast_lrp import (
-    DEFAULT_CONFIG,
-    LRPConfig,
-    input_layer_names,
-    keep_channels,
-    mixed_input_layers,
-)
+from .composites import DEFAULT_CONFIG, LRPConfig
+from .fast_lrp import input_layer_names, keep_channels, mixed_input_layers
 from .routing import relevance_to_points
-from .targets import default_target, eval_mode, forward_model, select_logits
+from .targets import check_start, default_target, eval_mode, forward_model, initial_relevance
+
+
+def canonizers(model: nn.Module) -> list:
+    """zennit canonizers for ``model``: ``model.lrp_canonizer = "resnet"`` -> zennit's
+    ``ResNetCanonizer`` (merges BatchNorm, splits residual additions); otherwise BatchNorm merged
+    into the linear layer before it (``SequentialMergeBatchNorm``, plus ``NamedMergeBatchNorm``
+    for pairs declared in ``model.lrp_batchnorm_pairs``)."""
+    kind = getattr(model, "lrp_canonizer", None)
+    if kind == "resnet":
+        from zennit.torchvision import ResNetCanonizer
+
+        return [ResNetCanonizer()]
+    if kind is not None:
+        raise ValueError(f"{type(model).__name__}.lrp_canonizer = {kind!r}: only 'resnet' is known")
+    pairs = [([lin], bn) for lin, bn in getattr(model, "lrp_batchnorm_pairs", ())]
+    return [SequentialMergeBatchNorm(), *([NamedMergeBatchNorm(pairs)] if pairs else [])]
 
 
 def build_composite(model: nn.Module, config: LRPConfig = DEFAULT_CONFIG) -> Composite:
-    """zennit composite matching :class:`LRPConfig`: the input rule on ``model.lrp_input_layers``
-    (named explicitly, as a tuple, so no substring matching), Epsilon on every other linear
-    layer, Pass on activations, BatchNorm merged into the preceding linear layer."""
-    names = input_layer_names(model)
+    """zennit composite matching :class:`LRPConfig`: each of ``model.lrp_input_layers`` gets its
+    rule (``config.input_rules``; named explicitly, as tuples, so no substring matching), every
+    other convolution ``config.conv_rule``, every other linear layer Epsilon; Pass on activations
+    and (merged) BatchNorm, as the official RelDrop composites; BatchNorm merged (:func:`canonizers`)."""
+    rules = config.input_rules(input_layer_names(model))
     zero = "bias" if config.zero_bias else None
     eps = Epsilon(epsilon=config.epsilon, zero_params=zero)
-    first = Flat() if config.input_rule == "flat" else eps
+    by_rule = {"flat": Flat(), "epsilon": eps}
     conv = {
         "epsilon": eps,
         "zplus": ZPlus(zero_params=zero),
@@ -44,14 +56,18 @@ def build_composite(model: nn.Module, config: LRPConfig = DEFAULT_CONFIG) -> Com
     # input's contribution, which is what the fast path does
     layer_map = [
         (Activation, Pass()),
+        (BatchNorm, Pass()),
         (AvgPool, Norm()),
         (WeightedSum, Epsilon(epsilon=config.epsilon)),
         (Convolution, conv),
         (Linear, eps),
     ]
+    name_map = [
+        (tuple(n for n, r in rules.items() if r == rule), hook)
+        for rule, hook in by_rule.items() if rule in rules.values()
+    ]
     return MixedComposite(
-        [NameMapComposite([(tuple(names), first)]), LayerMapComposite(layer_map)],
-        canonizers=[SequentialMergeBatchNorm()],
+        [NameMapComposite(name_map), LayerMapComposite(layer_map)], canonizers=canonizers(model)
     )
 
 
@@ -61,21 +77,22 @@ def zennit_lrp(
     target: torch.Tensor | None = None,
     category: torch.Tensor | None = None,
     config: LRPConfig = DEFAULT_CONFIG,
+    start: str = "logit",
 ) -> torch.Tensor:
-    """Per-point LRP relevance (B, N) computed with zennit; arguments as :func:`.fast_lrp.fast_lrp`.
+    """Per-point (B, N) or per-pixel (B, H, W) LRP relevance computed with zennit; arguments as
+    :func:`.fast_lrp.fast_lrp`.
 
-    The initial relevance is the target logit, so with zero biases the result sums to it.
+    zennit takes the initial relevance as the ``grad_output`` at the logits
+    (:func:`.targets.initial_relevance`), so with zero biases the result sums to it.
     """
+    check_start(start)
     names = input_layer_names(model)
     modules = dict(model.named_modules())
     inputs: dict[str, torch.Tensor] = {}
-    rel: dict[str, torch.Tensor] = {}
 
     def capture(name):
         def pre_hook(_m, args):
             inputs[name] = args[0]
-            if args[0].requires_grad:
-                args[0].register_hook(lambda g: rel.__setitem__(name, g))
 
         return pre_hook
 
@@ -89,15 +106,20 @@ def zennit_lrp(
             logits = forward_model(model, x, category)
             if target is None:
                 target = default_target(logits.detach())
-            score = select_logits(logits, target)  # (B,) or per point (B, N)
-            # initial relevance = each target logit itself (zennit propagates relevance as grad)
-            torch.autograd.backward(score, score.detach(), retain_graph=True)
+            layers = [*names, *mixed]
+            missing = [n for n in layers if n not in inputs or not inputs[n].requires_grad]
+            if missing:
+                raise RuntimeError(f"no relevance can reach the input layers {missing}")
+            # zennit propagates relevance as the gradient: grad_output = initial relevance;
+            # autograd.grad (not backward): no parameter's .grad is touched
+            grads = torch.autograd.grad(
+                logits, [inputs[n] for n in layers], initial_relevance(logits, target, start),
+                retain_graph=True,
+            )
     finally:
         for h in handles:
             h.remove()
-    missing = [n for n in (*names, *mixed) if n not in rel]
-    if missing:
-        raise RuntimeError(f"zennit produced no relevance for input layers {missing}")
+    rel = dict(zip(layers, grads))
     for n, (first, last) in mixed.items():
         rel[n] = keep_channels(rel[n], first, last)
     with torch.enable_grad():

@@ -10,7 +10,7 @@
 ========== =======================================================================================
 
 Every image model carries ``input_kind = "image"``; its relevance is (B, H, W)
-(:func:`reldrop3d.explain.images.image_relevance`).
+(:func:`reldrop3d.explain.relevance`).
 """
 
 from __future__ import annotations
@@ -61,11 +61,6 @@ class SmallCNN(nn.Module):
                              f"{tuple(images.shape)}")
         return self.classifier(self.features(images))
 
-    @staticmethod
-    def relevance_to_points(relevance: dict[str, torch.Tensor], images: torch.Tensor):
-        """Pixel relevance (B, H, W): the input layer's relevance summed over channels."""
-        return sum(r.sum(dim=1) for r in relevance.values())
-
 
 @register_model("small_cnn")
 def small_cnn(num_classes: int = 10, in_channels: int = 1, **kwargs) -> SmallCNN:
@@ -79,7 +74,7 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module
     """torchvision ResNet-18, randomly initialised, for (B, in_channels, H, W) images.
 
     Explain it with zennit and ``zennit.torchvision.ResNetCanonizer`` (the model's
-    ``lrp_canonizer`` says so); :func:`reldrop3d.explain.images.image_relevance` does.
+    ``lrp_canonizer`` says so); :func:`reldrop3d.explain.relevance` does.
     """
     from torchvision.models import resnet18 as tv_resnet18
 
@@ -92,5 +87,6 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     model.input_kind = "image"
     model.lrp_canonizer = "resnet"
+    model.lrp_input_layers = ("conv1",)  # the stem: Flat under the default composites
     model.num_classes, model.in_channels = num_classes, in_channels
     return model

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import reldrop3d.models.images  # noqa: F401  (registers the image models)
-from reldrop3d.explain.fast_lrp import LRPConfig
-from reldrop3d.explain.images import IMAGE_METHODS, image_relevance
+from reldrop3d.explain import LRPConfig, list_methods, relevance
+from reldrop3d.explain.images import image_relevance
 from reldrop3d.models import create_model
 
 
@@ -34,12 +34,12 @@ def _zero_biases(model):
     return model
 
 
-@pytest.mark.parametrize("method", IMAGE_METHODS)
+@pytest.mark.parametrize("method", list_methods("images"))
 def test_relevance_shapes_finite(method):
     model = create_model("small_cnn", num_classes=10, in_channels=1, width=4)
     x = torch.rand(3, 1, 8, 8)
     model.train()
-    r = image_relevance(model, x, torch.tensor([0, 1, 2]), method=method)
+    r = relevance(model, x, torch.tensor([0, 1, 2]), method=method)
     assert r.shape == (3, 8, 8) and torch.isfinite(r).all() and r.abs().sum() > 0
     assert model.training  # flags restored
 
@@ -50,8 +50,10 @@ def test_small_cnn_lrp_conserves_and_matches_zennit():
     x = torch.rand(4, 1, 8, 8)
     target = torch.tensor([0, 3, 5, 9])
     cfg = LRPConfig(zero_bias=True, input_rule="epsilon", epsilon=1e-9)
-    fast = image_relevance(model, x, target, method="lrp", config=cfg)
-    ref = image_relevance(model, x, target, method="lrp_zennit", config=cfg)
+    fast = relevance(model, x, target, method="lrp", composite=cfg)
+    ref = relevance(model, x, target, method="lrp_zennit", composite=cfg)
+    # the thin alias gives the same
+    torch.testing.assert_close(image_relevance(model, x, target, config=cfg), fast)
     logits = model(x).gather(1, target[:, None]).squeeze(1)
     assert torch.allclose(fast, ref, atol=1e-5)
     assert torch.allclose(fast.sum((1, 2)), logits.detach(), rtol=1e-3, atol=1e-4)
@@ -62,7 +64,7 @@ def test_resnet18_lrp_with_canonizer():
     model = create_model("resnet18", num_classes=5, in_channels=1).eval()
     assert model.lrp_canonizer == "resnet"
     x = torch.rand(2, 1, 32, 32)
-    r = image_relevance(model, x, torch.tensor([1, 4]))
+    r = relevance(model, x, torch.tensor([1, 4]))
     assert r.shape == (2, 32, 32) and torch.isfinite(r).all() and r.abs().sum() > 0
     # the canonizer is removed afterwards: the plain forward pass is unchanged
     assert torch.allclose(model(x), model(x))
@@ -70,7 +72,9 @@ def test_resnet18_lrp_with_canonizer():
 
 def test_bad_method_and_shape():
     model = create_model("small_cnn", num_classes=10, in_channels=1)
-    with pytest.raises(ValueError, match="unknown image relevance method"):
-        image_relevance(model, torch.rand(1, 1, 8, 8), method="nope")
+    with pytest.raises(ValueError, match="unknown relevance method"):
+        relevance(model, torch.rand(1, 1, 8, 8), method="nope")
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        relevance(model, torch.rand(1, 8, 8))
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         image_relevance(model, torch.rand(1, 8, 8))
