@@ -6,7 +6,7 @@ from conftest import randomise_batchnorm
 from test_lrp import zero_biases
 
 from reldrop3d.data import create_dataset
-from reldrop3d.explain import LRPConfig, fast_lrp, relevance
+from reldrop3d.explain import STARTS, LRPConfig, fast_lrp, relevance
 from reldrop3d.explain.targets import select_output
 from reldrop3d.explain.zennit_lrp import zennit_lrp
 from reldrop3d.models import create_model, list_models
@@ -61,12 +61,13 @@ def test_relevance_finite_nontrivial(name, task, shapes):
 
 
 @pytest.mark.parametrize("name,task,input_rule", sorted(ZENNIT_EXACT))
-def test_fast_path_matches_zennit(name, task, input_rule, shapes):
+@pytest.mark.parametrize("start", STARTS)
+def test_fast_path_matches_zennit(name, task, input_rule, start, shapes):
     model = build(name, task)
     t, cat = targets(task)
     cfg = LRPConfig(input_rule=input_rule)
-    fast = fast_lrp(model, shapes, t, category=cat, config=cfg)
-    ref = zennit_lrp(model, shapes, t, category=cat, config=cfg)
+    fast = fast_lrp(model, shapes, t, category=cat, config=cfg, start=start)
+    ref = zennit_lrp(model, shapes, t, category=cat, config=cfg, start=start)
     # zennit stabilises its Norm rule (DGCNN's average pooling) and the interpolation's Epsilon
     # rule (PointNet++ partseg) on small pooled values; elsewhere the paths agree to rounding
     tol = {("dgcnn", "cls"): 2e-3, ("pointnet2_ssg", "partseg"): 1e-4,
