@@ -5,19 +5,6 @@ from reldrop3d.data import batch_to_input, create_dataset
 from reldrop3d.models import create_model
 
 
-def randomise_batchnorm(model, seed=0):
-    """Non-trivial BatchNorm statistics and affine parameters (a fresh model has identity BNs)."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
-    return model
-
-
 @pytest.fixture(scope="session")
 def trained_pointnet():
     """PointNet trained briefly on the synthetic data (a few seconds), with a test batch."""

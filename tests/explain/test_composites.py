@@ -3,7 +3,7 @@ builds them (3D_Pointclouds/utils/provider.py, 2D_Images/run_scripts/cifar_image
 
 import pytest
 import torch
-from conftest import randomise_batchnorm
+from explain_helpers import randomise_batchnorm, tiny_bn_eps
 from zennit.attribution import Gradient
 from zennit.canonizers import NamedMergeBatchNorm, SequentialMergeBatchNorm
 from zennit.composites import NameMapComposite, SpecialFirstLayerMapComposite
@@ -29,13 +29,6 @@ class LogSoftmaxOutput(torch.nn.Module):
 
     def forward(self, x):
         return torch.nn.functional.log_softmax(self.net(x), -1)
-
-
-def tiny_bn_eps(model):
-    for m in model.modules():
-        if isinstance(m, BN):
-            m.eps = 1e-12  # zennit's merged BN is x / sqrt(1 + eps): same forward on both sides
-    return model
 
 
 def official_3d_composite(root, first_conv):

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 import torch
-from conftest import randomise_batchnorm
+from explain_helpers import randomise_batchnorm, zero_biases
 
 from reldrop3d.explain import LRPConfig, fast_lrp, list_methods, relevance
 from reldrop3d.explain.zennit_lrp import zennit_lrp
@@ -41,19 +41,6 @@ def test_fast_lrp_matches_zennit_on_trained_model_float32(trained_pointnet):
     # agreement to a few 1e-3 of the largest relevance, correlation ~1
     assert (fast - ref).abs().max() <= 5e-3 * ref.abs().max()
     assert torch.corrcoef(torch.stack([fast.flatten(), ref.flatten()]))[0, 1] > 0.9999
-
-
-def zero_biases(model):
-    """A copy of ``model`` whose effective (BatchNorm-merged) biases are all zero."""
-    model = copy.deepcopy(model)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)) and m.bias is not None:
-                m.bias.zero_()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.zero_()
-                m.bias.zero_()
-    return model
 
 
 CONSERVATIVE = [

@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-from conftest import randomise_batchnorm
-from test_lrp import zero_biases
+from explain_helpers import randomise_batchnorm, zero_biases
 
 from reldrop3d.data import create_dataset
 from reldrop3d.explain import STARTS, LRPConfig, fast_lrp, relevance

@@ -9,8 +9,7 @@ per-sample min-max normalisation ``norm(R_logit) = 1 - norm(R_onehot)`` (correla
 
 import pytest
 import torch
-from conftest import randomise_batchnorm
-from test_lrp import zero_biases
+from explain_helpers import randomise_batchnorm, zero_biases
 
 from reldrop3d.explain import fast_lrp, relevance
 from reldrop3d.explain.targets import initial_relevance
