@@ -104,12 +104,21 @@ def test_lrp_uses_eval_statistics(trained_pointnet):
     torch.testing.assert_close(r_train_flag, fast_lrp(model, x, y))
 
 
-def test_tnet_is_constant_during_attribution():
+@pytest.mark.parametrize("method", ["lrp", "lrp_zennit", "gradient"])
+def test_relevance_pass_leaves_parameter_grads_alone(method):
+    """The relevance pass computes no parameter gradient: a .grad set beforehand is unchanged
+    (an autograd.backward anywhere in the pass, or a T-Net not held constant, would change it)."""
     torch.manual_seed(0)
     model = create_model("pointnet_tnet", num_classes=4).eval()
     x = torch.randn(2, 64, 3)
-    fast_lrp(model, x, torch.tensor([0, 1]))
-    assert all(p.grad is None for p in model.parameters())
+    before = {}
+    for name, p in model.named_parameters():
+        p.grad = torch.full_like(p, 0.5)
+        before[name] = p.grad.clone()
+    relevance(model, x, torch.tensor([0, 1]), method=method)
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.equal(p.grad, before[name]), name
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def test_default_target_is_prediction(trained_pointnet):
