@@ -23,6 +23,11 @@ def add_arguments(p) -> None:
     g.add_argument("--mask-mode", default="point", help="RelDrop mode: point (paper) or region")
     g.add_argument("--mask-p", type=float, default=1.0, help="share of each batch that is masked")
     g.add_argument("--relevance", default="lrp", help="relevance method for RelDrop (default: lrp)")
+    g.add_argument("--lrp-start", default="log_softmax", choices=["logit", "onehot", "log_softmax"],
+                   help="where RelDrop's relevance starts (default: %(default)s, the official code's)")
+    g.add_argument("--lrp-composite", default="epsilon-flat",
+                   help="LRP rules: epsilon-flat|epsilon|reldrop-official|reldrop-official-2d|... "
+                        "(default: %(default)s)")
     g = p.add_argument_group("explanation guidance (reldrop3d.guidance)")
     g.add_argument("--guidance", default=None,
                    help="guidance loss: rrr|gradmask|actdiff|energy|l1|ppce|isnet (needs a data "
@@ -73,6 +78,8 @@ def config_from_args(args):
         mask_mode=args.mask_mode,
         mask_p=args.mask_p,
         relevance_method=args.relevance,
+        lrp_start=args.lrp_start,
+        lrp_composite=args.lrp_composite,
         guidance=args.guidance,
         guidance_weight=args.guidance_weight,
         guidance_kwargs=parse_key_values(args.guidance_kw),

@@ -32,6 +32,8 @@ class TrainConfig:
     mask_p: float = defaults.P
     dropout_max_ratio: float = defaults.RANDOM_MAX_RATIO
     relevance_method: str = "lrp"
+    lrp_start: str = "log_softmax"  # where RelDrop's relevance starts: the official code's choice
+    lrp_composite: str = "epsilon-flat"  # LRP rules (reldrop3d.explain.composites)
     guidance: str | None = None
     guidance_weight: float = 1.0
     guidance_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -67,6 +69,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        from ..explain import STARTS, list_composites
+
+        if self.lrp_start not in STARTS:
+            raise ValueError(f"lrp_start must be one of {STARTS}, got {self.lrp_start!r}")
+        if self.lrp_composite not in list_composites():
+            raise ValueError(f"unknown lrp_composite {self.lrp_composite!r}; choose from {list_composites()}")
         if self.guidance is not None:
             from ..guidance import GUIDANCE
 

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from ..explain import relevance
-from ..explain.images import image_relevance
 from ..masking import MASK_MODES, Masker, RandomPointDropout, defaults, make_masker, mask_batch
 
 # relevance_fn(model, x[idx], target[idx], category[idx] or None) -> (B', N) or (B', H, W)
@@ -32,8 +31,7 @@ class InputDropout:
         What to drop (:func:`reldrop3d.masking.make_masker`); None: no input dropout.
     method : str
         Relevance method, for maskers whose mode uses relevance (see
-        :func:`reldrop3d.explain.relevance`); images (B, C, H, W) go to
-        :func:`reldrop3d.explain.images.image_relevance`.
+        :func:`reldrop3d.explain.relevance`, points and images alike).
     relevance_fn : callable, optional
         ``relevance_fn(model, x, target, category) -> relevance`` replacing the default
         (e.g. a relevance cache); called on the samples chosen for masking only.
@@ -74,8 +72,7 @@ class InputDropout:
         """Relevance of the true class for ``x``: (B, N) for points, (B, H, W) for images."""
         if self.relevance_fn is not None:
             return self.relevance_fn(model, x, target, category, **self.relevance_kwargs)
-        if x.dim() == 4:
-            return image_relevance(model, x, target, method=self.method, **self.relevance_kwargs)
+        # the front door dispatches on the input: points (B, N, C) or images (B, C, H, W)
         return relevance(model, x, target, method=self.method, category=category,
                          **self.relevance_kwargs)
 

@@ -63,7 +63,8 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         "parts_of_class": {int(k): list(v) for k, v in getattr(train_set, "parts_of_class", {}).items()},
         "config": cfg.to_dict(),
     }
-    dropout = InputDropout(masker_from_config(cfg), method=cfg.relevance_method)
+    dropout = InputDropout(masker_from_config(cfg), method=cfg.relevance_method,
+                           start=cfg.lrp_start, composite=cfg.lrp_composite)
     guidance = None
     if cfg.guidance is not None:
         from ..guidance import create_guidance

@@ -112,3 +112,20 @@ def test_initial_relevance_values():
     zr = z.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(torch.log_softmax(zr, -1).gather(1, t[:, None]).sum(), zr)
     torch.testing.assert_close(initial_relevance(z, t, "log_softmax"), g)
+
+
+def test_reldrop_training_defaults_to_the_official_start(case):
+    from reldrop3d.masking import make_masker
+    from reldrop3d.train.config import TrainConfig
+    from reldrop3d.train.input_dropout import InputDropout
+
+    cfg = TrainConfig()
+    assert (cfg.lrp_start, cfg.lrp_composite) == ("log_softmax", "epsilon-flat")
+    with pytest.raises(ValueError, match="lrp_start"):
+        TrainConfig(lrp_start="softmax")
+    with pytest.raises(ValueError, match="lrp_composite"):
+        TrainConfig(lrp_composite="nope")
+    model, x, t, _ = case
+    dropout = InputDropout(make_masker("point", alpha=0.5, beta=0.5), method="lrp",
+                           start=cfg.lrp_start, composite=cfg.lrp_composite)
+    torch.testing.assert_close(dropout.explain(model, x, t), relevance(model, x, t, start="log_softmax"))
