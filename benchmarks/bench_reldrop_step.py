@@ -45,8 +45,11 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--only-mask", action="store_true", help="run only part (b)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = create_model(args.model, num_classes=args.classes).to(dev)
@@ -55,9 +58,9 @@ def main() -> None:
     masker = RelDrop(0.5, 0.5)
     step = make_train_step(model, x, y)
 
-    def reldrop_step(method):
+    def reldrop_step(method, start="logit"):
         def fn():
-            r = relevance(model, x, y, method=method)
+            r = relevance(model, x, y, method=method, start=start)
             step(masker(x, r)[0])
 
         return fn
@@ -73,6 +76,7 @@ def training_step_table(args, model, x, y, step, reldrop_step, dev) -> None:
         {
             "plain step": lambda: step(x),
             "RelDrop step, fast LRP": reldrop_step("lrp"),
+            "RelDrop step, fast LRP, log_softmax start": reldrop_step("lrp", "log_softmax"),
             "RelDrop step, zennit LRP": reldrop_step("lrp_zennit"),
             "fast LRP alone": lambda: relevance(model, x, y, method="lrp"),
             "zennit LRP alone": lambda: relevance(model, x, y, method="lrp_zennit"),
