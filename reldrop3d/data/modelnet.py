@@ -39,7 +39,7 @@ from .arrays import ArrayDataset, Entry, SplitIndex, cached_arrays, sample_entri
 from .base import DataError
 from .off import read_off, sample_surface
 from .readers import read_class_names, read_h5_clouds, read_lines, read_point_rows
-from .resample import check_sampling, select_points
+from .resample import FPS_SAMPLINGS, check_sampling, select_points
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ RELEASE_DIRS = {
                "modelnet10": "modelnet40_normal_resampled"},
     "off": {"modelnet40": "ModelNet40", "modelnet10": "ModelNet10"},
 }
-SAMPLINGS = {"h5": ("first", "fps", "random"), "normal": ("first", "fps", "random"),
-             "off": ("random", "fps")}
+SAMPLINGS = {"h5": ("first", "fps", "fps_random", "random"),
+             "normal": ("first", "fps", "fps_random", "random"), "off": ("random", "fps")}
 DEFAULT_SAMPLING = {"h5": "first", "normal": "first", "off": "random"}
 _ID = re.compile(r"(.+)_(\d+)")
 
@@ -292,7 +292,7 @@ def load_modelnet(
     use_normals : bool
         Samples carry ``normals`` (N, 3) (h5 only if the files have a ``normal`` key).
     format : {"auto", "h5", "normal", "off"}
-    sampling : {"first", "fps", "random"}, optional
+    sampling : {"first", "fps", "fps_random", "random"}, optional
         Default: ``first`` for h5/normal, ``random`` (uniform on the surface) for off.
     cache_dir : path, None or False
         Cache folder (None: the default, see :mod:`.cache`; False: no cache).
@@ -344,7 +344,7 @@ def load_modelnet(
     key = dict(n=num_points, sampling=sampling, normals=use_normals, seed=seed)
     if fmt == "off" and sampling == "fps":
         key["cand"] = fps_candidates
-    arrays = cached_arrays(index, build, cache_dir, fmt != "h5" or sampling == "fps", **key)
+    arrays = cached_arrays(index, build, cache_dir, fmt != "h5" or sampling in FPS_SAMPLINGS, **key)
     ds = ArrayDataset(
         name, split, index.classes, arrays["points"], arrays["labels"],
         normals=arrays.get("normals"),

@@ -16,7 +16,8 @@ import torch
 from ..ops import farthest_point_sample
 from .base import DataError
 
-SAMPLINGS = ("first", "fps", "random")
+SAMPLINGS = ("first", "fps", "fps_random", "random")
+FPS_SAMPLINGS = ("fps", "fps_random")
 
 
 def check_sampling(sampling: str, allowed: Sequence[str] = SAMPLINGS, where: str = "") -> None:
@@ -50,11 +51,13 @@ def select_points(
         part ids, ...) travel along.
     num_points : int
         N.
-    sampling : {"first", "fps", "random"}
+    sampling : {"first", "fps", "fps_random", "random"}
         ``first``: rows 0..N-1; ``fps``: farthest point sampling from row 0 (batched, torch);
+        ``fps_random``: farthest point sampling from a random row, drawn per shape from its own
+        seeded stream (the official RelDrop / PointNet++ loaders start FPS at a random point);
         ``random``: N distinct rows drawn uniformly.
     seed : int
-        Seed of ``random`` (and of the padding when ``allow_fewer``).
+        Seed of ``random`` and ``fps_random`` (and of the padding when ``allow_fewer``).
     indices : sequence of int, optional
         Positions of the clouds in their data set (default 0..B-1): each shape draws from
         its own stream :func:`shape_rng`, so results do not depend on chunking.
@@ -97,12 +100,18 @@ def select_points(
             fps_rows.append(b)
     if fps_rows:
         xyz = pad_clouds([clouds[b][:, :3] for b in fps_rows])
+        start = "first"
+        if sampling == "fps_random":  # a real (not padded) row of each cloud
+            start = torch.tensor([int(shape_rng(seed, indices[b]).integers(0, len(clouds[b])))
+                                  for b in fps_rows], dtype=torch.long)
         dev = fps_device or ("cuda" if torch.cuda.is_available() else "cpu")
         # on CPU the pure-torch backend: 3-5x faster than torch-cluster's CPU FPS for
         # 10,000-point clouds (benchmarks/bench_datasets.py), with identical indices
         backend = "torch" if torch.device(dev).type == "cpu" else "auto"
+        if isinstance(start, torch.Tensor):
+            start = start.to(dev)
         idx = farthest_point_sample(torch.from_numpy(xyz).float().to(dev), num_points,
-                                    backend=backend).cpu().numpy()
+                                    backend=backend, start=start).cpu().numpy()
         for j, b in enumerate(fps_rows):
             out[b] = clouds[b][idx[j]]
     return out

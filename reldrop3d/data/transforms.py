@@ -313,3 +313,26 @@ def default_train_augmentation(rotate: bool = False, anisotropic: bool = True,
     if shuffle:
         ts.append(functools.partial(shuffle_points, **g))
     return Compose(ts)
+
+
+def official_reldrop_augmentation(generator: torch.Generator | None = None) -> Compose:
+    """The geometric augmentation of the official RelDrop point-cloud training, on whole batches.
+
+    Isotropic scale U(0.8, 1.25) per cloud, then a shift U(-0.1, 0.1) per axis and cloud, on xyz
+    only (normals unchanged); no jitter, no rotation. (The official code applies it after the
+    relevance mask, so dropped points are scaled and shifted too: ``augment_order="mask-first"``.)
+
+    Parameters
+    ----------
+    generator : torch.Generator, optional
+        RNG of every random draw (default: the global torch RNG).
+
+    Returns
+    -------
+    Compose
+    """
+    g = {"generator": generator}
+    return Compose([
+        functools.partial(random_scale, low=0.8, high=1.25, anisotropic=False, **g),
+        functools.partial(random_shift, max_shift=0.1, **g),
+    ])

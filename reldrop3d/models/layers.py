@@ -58,15 +58,21 @@ def linear_bn_act(c_in: int, c_out: int, act: str = "relu", dropout: float = 0.0
 
 
 def classifier_head(c_in: int, num_classes: int, widths: Sequence[int] = (512, 256),
-                    dropout: float = 0.5, act: str = "relu",
+                    dropout: float | Sequence[float] = 0.5, act: str = "relu",
                     first_bias: bool = True) -> nn.Sequential:
     """The fully connected classifier of PointNet++ / DGCNN: (B, c_in) -> (B, num_classes).
 
-    ``first_bias=False`` drops the bias of the first Linear (DGCNN's ``linear1``).
+    ``dropout``: one rate for every hidden layer, or one per hidden layer (e.g. ``(0.4, 0.5)``,
+    PointNet++ MSG's original head). ``first_bias=False`` drops the bias of the first Linear
+    (DGCNN's ``linear1``).
     """
     chans = [c_in, *widths]
-    blocks = [linear_bn_act(a, b, act=act, dropout=dropout, bias=first_bias or i > 0)
-              for i, (a, b) in enumerate(zip(chans, chans[1:]))]
+    drops = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * len(widths)
+    if len(drops) != len(widths) or not all(0.0 <= float(d) < 1.0 for d in drops):
+        raise ValueError(f"dropout must be a rate in [0, 1) or one per hidden layer "
+                         f"({len(widths)}), got {dropout!r}")
+    blocks = [linear_bn_act(a, b, act=act, dropout=float(d), bias=first_bias or i > 0)
+              for i, ((a, b), d) in enumerate(zip(zip(chans, chans[1:]), drops))]
     return nn.Sequential(*blocks, nn.Linear(chans[-1], num_classes))
 
 

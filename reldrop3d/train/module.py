@@ -29,10 +29,20 @@ class PointCloudTask(L.LightningModule):
     num_parts : int
         Part labels (partseg).
     input_dropout : InputDropout, optional
-        Applied to every training batch after the geometric augmentation.
+        Applied to every training batch, before or after the geometric augmentation
+        (``augment_order``).
     augment : callable, optional
         Geometric augmentation of the (B, N, C) training batch.
-    lr, weight_decay, epochs : optimiser (Adam) and cosine schedule settings.
+    augment_order : {"mask-first", "augment-first"}
+        ``mask-first`` (the official RelDrop order): relevance and mask on the un-augmented batch,
+        then ``augment``; ``augment-first``: augment, then explain and mask.
+    lr, weight_decay, epochs : Adam and schedule settings.
+    scheduler : {"cosine", "step", "constant"}
+        Per-epoch learning-rate schedule: cosine to ``lr / 100`` over ``epochs``, StepLR
+        (``lr_step``, ``lr_gamma``) or none.
+    forward_mode : {"train", "eval"}
+        Mode of the training forward pass; ``eval`` (running BatchNorm statistics, no dropout)
+        reproduces the official RelDrop code, whose relevance call leaves the model in eval mode.
     meta : dict
         Stored in every checkpoint (see :mod:`reldrop3d.train.checkpoint`).
     guidance : GuidanceLoss, optional
@@ -56,6 +66,11 @@ class PointCloudTask(L.LightningModule):
         parts_of_class: dict[int, list[int]] | None = None,
         guidance=None,
         guidance_weight: float = 1.0,
+        augment_order: str = "mask-first",
+        scheduler: str = "cosine",
+        lr_step: int = 20,
+        lr_gamma: float = 0.7,
+        forward_mode: str = "train",
     ):
         super().__init__()
         self.model = model
@@ -65,6 +80,14 @@ class PointCloudTask(L.LightningModule):
         self.input_dropout = input_dropout or InputDropout()
         self.augment = augment
         self.lr, self.weight_decay, self.epochs = lr, weight_decay, epochs
+        if augment_order not in ("mask-first", "augment-first"):
+            raise ValueError(f"augment_order must be mask-first or augment-first, got {augment_order!r}")
+        if scheduler not in ("cosine", "step", "constant"):
+            raise ValueError(f"scheduler must be cosine, step or constant, got {scheduler!r}")
+        if forward_mode not in ("train", "eval"):
+            raise ValueError(f"forward_mode must be train or eval, got {forward_mode!r}")
+        self.augment_order, self.forward_mode = augment_order, forward_mode
+        self.scheduler, self.lr_step, self.lr_gamma = scheduler, lr_step, lr_gamma
         self.meta = meta or {}
         self.parts_of_class = parts_of_class or {}
         self.guidance = guidance
@@ -99,9 +122,13 @@ class PointCloudTask(L.LightningModule):
     # -- steps ---------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         x, target, category = self._split(batch)
-        if self.augment is not None:
+        if self.augment is not None and self.augment_order == "augment-first":
             x = self.augment(x)
         x, mask = self.input_dropout(self.model, x, target, category)
+        if self.augment is not None and self.augment_order == "mask-first":
+            x = self.augment(x)
+        if self.forward_mode == "eval":
+            self.model.eval()  # the official code's training forward (docs/fidelity.md)
         if self.guidance is not None:
             if "roi" not in batch:
                 raise ValueError(
@@ -152,7 +179,13 @@ class PointCloudTask(L.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.epochs), eta_min=self.lr * 0.01)
+        if self.scheduler == "constant":
+            return opt
+        if self.scheduler == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_step, gamma=self.lr_gamma)
+        else:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.epochs),
+                                                               eta_min=self.lr * 0.01)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def on_save_checkpoint(self, checkpoint):

@@ -26,9 +26,37 @@ log = logging.getLogger(__name__)
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[PointCloudDataset, PointCloudDataset]:
-    """Training and validation data sets of a run."""
+    """Training and validation data sets of a run.
+
+    ``cfg.val_split``: ``holdout`` keeps a stratified, seeded share ``cfg.val_fraction`` of the
+    training split apart (the rest is trained on); ``auto`` uses the data set's own ``val`` split
+    where it has one (and the training split is not ``trainval``), else a holdout; ``val`` /
+    ``test`` select on that split (``test`` is logged as a warning: the reported accuracy is
+    then chosen on the test data).
+    """
+    from ..data.splits import SubsetDataset, dataset_splits, stratified_holdout
+
     kw = cfg.dataset_kwargs()
-    return create_dataset(cfg.data, "train", **kw), create_dataset(cfg.data, cfg.val_split, **kw)
+    train_set = create_dataset(cfg.data, cfg.train_split, **kw)
+    mode = cfg.val_split
+    if mode == "auto":
+        has_val = "val" in dataset_splits(cfg.data) and cfg.train_split != "trainval"
+        mode = "val" if has_val else "holdout"
+    if mode == "holdout":
+        kept, held = stratified_holdout(train_set.labels(), cfg.val_fraction, cfg.seed)
+        if len(held) == 0 or len(kept) == 0:
+            raise ValueError(
+                f"--val-split holdout: the {cfg.train_split} split of {cfg.data} ({len(train_set)} "
+                f"samples) is too small to hold out {cfg.val_fraction:.0%} per class; use "
+                f"--val-split val or test")
+        log.info("validation: %d of %d %s samples held out (stratified, seed %d)", len(held),
+                 len(train_set), cfg.train_split, cfg.seed)
+        return (SubsetDataset(train_set, kept, cfg.train_split),
+                SubsetDataset(train_set, held, "holdout"))
+    if mode == "test":
+        log.warning("--val-split test: the best checkpoint is selected on the TEST split; "
+                    "accuracies reported for it are optimistic")
+    return train_set, create_dataset(cfg.data, mode, **kw)
 
 
 def build_model(cfg: TrainConfig, train_set: PointCloudDataset) -> tuple[torch.nn.Module, dict]:
@@ -41,11 +69,16 @@ def build_model(cfg: TrainConfig, train_set: PointCloudDataset) -> tuple[torch.n
     return create_model(cfg.model, **kw), kw
 
 
-def geometric_augmentation():
-    """The default training augmentation on (B, N, C) batches (see reldrop3d.data.transforms)."""
-    from ..data.transforms import default_train_augmentation
+def geometric_augmentation(kind: str = "standard"):
+    """The training augmentation on (B, N, C) batches (see reldrop3d.data.transforms), or None.
 
-    return default_train_augmentation()
+    ``standard``: :func:`~reldrop3d.data.transforms.default_train_augmentation`; ``official``:
+    :func:`~reldrop3d.data.transforms.official_reldrop_augmentation`; ``none``.
+    """
+    from ..data.transforms import default_train_augmentation, official_reldrop_augmentation
+
+    return {"standard": default_train_augmentation, "official": official_reldrop_augmentation,
+            "none": lambda: None}[kind]()
 
 
 def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask:
@@ -76,7 +109,12 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         task=cfg.task,
         num_parts=getattr(train_set, "num_parts", 0),
         input_dropout=dropout,
-        augment=geometric_augmentation() if cfg.geometric_augment and not cfg.is_image_data else None,
+        augment=None if cfg.is_image_data else geometric_augmentation(cfg.geometric_augment),
+        augment_order=cfg.augment_order,
+        scheduler=cfg.scheduler,
+        lr_step=cfg.lr_step,
+        lr_gamma=cfg.lr_gamma,
+        forward_mode=cfg.forward_mode,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         epochs=cfg.epochs,
@@ -85,6 +123,29 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         guidance=guidance,
         guidance_weight=cfg.guidance_weight,
     )
+
+
+class ValidationHistory(L.Callback):
+    """Records the validation metrics of every epoch (``history``: one dict per epoch)."""
+
+    def __init__(self):
+        self.history: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer, pl_module) -> None:  # after the module's epoch-end logs
+        if trainer.sanity_checking:
+            return
+        row = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+        self.history.append({"epoch": int(trainer.current_epoch), **row})
+
+
+def best_and_last(history: list[dict[str, float]], monitor: str) -> dict[str, dict | None]:
+    """The validation metrics of the best epoch (by ``monitor``, the earliest on ties) and of
+    the last epoch."""
+    rows = [r for r in history if monitor in r]
+    if not rows:
+        return {"best": None, "last": None}
+    best = max(rows, key=lambda r: (r[monitor], -r["epoch"]))
+    return {"best": best, "last": rows[-1]}
 
 
 def make_loader(ds, cfg: TrainConfig, train: bool, world_size: int = 1, rank: int = 0) -> DataLoader:
@@ -126,6 +187,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     # checkpoint; a monitor-free checkpoint of its own is rewritten after every epoch.
     last_cb = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None,
                               save_top_k=1, enable_version_counter=False)
+    history = ValidationHistory()
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         accelerator=cfg.accelerator,
@@ -133,7 +195,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         strategy=cfg.strategy,
         precision=cfg.precision,
         logger=CSVLogger(out, name="", version=""),
-        callbacks=[ckpt_cb, last_cb],
+        callbacks=[ckpt_cb, last_cb, history],
         plugins=[atomic_checkpoint_io()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
@@ -159,6 +221,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     result = {
         "metrics": metrics,
+        # best-over-epochs AND last, as papers report either (monitor: the selection metric)
+        "monitor": monitor,
+        "val_split": cfg.val_split,
+        **best_and_last(history.history, monitor),
         "best_checkpoint": ckpt_cb.best_model_path,
         "last_checkpoint": last_cb.best_model_path,
         "out": str(out),
