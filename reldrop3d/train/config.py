@@ -22,8 +22,7 @@ AUGMENT_ORDERS = ("mask-first", "augment-first")
 VAL_SPLITS = ("auto", "holdout", "val", "test")
 FORWARD_MODES = ("train", "eval")
 # data-set arguments that have a field of their own (``--data-kw`` may not set them)
-OWN_DATA_FIELDS = {"num_points": "--num-points", "use_normals": "--normals", "root": "--data-root",
-                   "format": "--format"}
+OWN_DATA_FIELDS = {"num_points": "--num-points", "use_normals": "--normals", "root": "--data-root"}
 
 
 @dataclass
@@ -160,6 +159,9 @@ class TrainConfig:
             raise ValueError(
                 "data_kwargs (--data-kw) may not set " + ", ".join(
                     f"{k} (use {OWN_DATA_FIELDS[k]})" for k in clash))
+        fmt = self.data_kwargs.get("format")
+        if fmt is not None and self.data_format is not None and fmt != self.data_format:
+            raise ValueError(f"--format {self.data_format} and --data-kw format={fmt} disagree")
         from ..explain import STARTS, list_composites
 
         if self.lrp_start not in STARTS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import shutil
 
@@ -99,9 +101,14 @@ def test_training_config_builds_the_shared_samples(shared_data, shared_cache):
     from reldrop3d.train.run import build_datasets
 
     cfg = TrainConfig(data="modelnet40", data_root=str(shared_data / NORMAL), num_points=256,
-                      data_kwargs={"format": "normal", "cache_dir": str(shared_cache)})
+                      data_kwargs={"format": "normal", "cache_dir": str(shared_cache)},
+                      val_split="test")
     train, val = build_datasets(cfg)
     assert (len(train), len(val), train.num_classes, val.split) == (39, 23, 40, "test")
+    # the default: ModelNet has no val split, so a stratified share of train would be held out;
+    # one training shape per class leaves nothing to hold out, which is said, not hidden
+    with pytest.raises(ValueError, match="too small to hold out 10% per class"):
+        build_datasets(dataclasses.replace(cfg, val_split="auto"))
 
 
 # -- formats and locating ------------------------------------------------------------------------
