@@ -46,6 +46,7 @@ def test_ddp_makes_the_same_updates_and_reports_exact_metrics(tmp_path):
     # must make the same optimiser steps as one process with batch 8 and 2 accumulation steps
     # (batch-norm statistics are per 8 samples in both). Only BN running statistics differ.
     common = ["--epochs", "2", "--batch-size", "8", "--augment", "none", "--no-geometric-augment",
+              "--val-split", "test",
               "--model-kw", "dropout=0"]
     (ddp, ddp1), out_ddp = train_cli(tmp_path, "ddp", *common, nproc=2)
     (one,), out_one = train_cli(tmp_path, "one", *common, "--accumulate-grad-batches", "2")
