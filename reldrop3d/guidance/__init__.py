@@ -22,7 +22,14 @@ from ..utils.registry import Registry
 from .actdiff import ActDiffLoss, shuffle_background
 from .base import GuidanceLoss, element_layout, forward_with_input_grad
 from .gradmask import GradMaskLoss, class_margin
-from .isnet import ISNetLoss, foreground_relevance, gwrp, isnet_bounds, tune_isnet_bounds
+from .isnet import (
+    ISNetLoss,
+    foreground_relevance,
+    gwrp,
+    isnet_bounds,
+    relevance_totals,
+    tune_isnet_bounds,
+)
 from .rao import EnergyLoss, L1Loss, PPCELoss, positive_attribution
 from .roi import box_roi, energy_pointing_game, part_ids, roi_from_batch, roi_from_parts
 from .rrr import RRRLoss
@@ -64,6 +71,7 @@ __all__ = [
     "list_guidance",
     "part_ids",
     "positive_attribution",
+    "relevance_totals",
     "roi_from_batch",
     "roi_from_parts",
     "shuffle_background",

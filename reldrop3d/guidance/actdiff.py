@@ -86,9 +86,9 @@ def capture_activation(model: nn.Module, layer: str | None):
 
 class ActDiffLoss(GuidanceLoss):
     """L2 distance between a layer's activations for ``x`` and for ``x`` with its background
-    shuffled (:func:`shuffle_background`); the shuffled branch is detached.
+    shuffled (:func:`shuffle_background`).
 
-    ``penalty = 1/B * sum_b || a(x_b) - sg(a(shuffle(x)_b)) ||_2``
+    ``penalty = 1/B * sum_b || a(x_b) - a(shuffle(x)_b) ||_2``
 
     Parameters
     ----------
@@ -97,29 +97,41 @@ class ActDiffLoss(GuidanceLoss):
         ``model.classifier`` (the global feature of PointNet / PointNet++ / DGCNN / SmallCNN).
     seed : int, optional
         Seed of the shuffling generator (default: the global torch RNG).
+    symmetric : bool
+        ``True`` (default): the gradient flows through both branches, as in Viviano et al.'s code
+        (``activmask/models/resnet.py``: the shuffled forward runs with grad and
+        ``compare_activations`` in ``activmask/models/loss.py`` detaches neither side).
+        ``False``: the shuffled branch is a constant target (no grad, detached), so only the
+        activations of the original input are pulled towards it; one backward fewer.
 
     Notes
     -----
     Runs two forwards of its own (the compared layer is usually not the logits); both leave
-    BatchNorm running statistics untouched (the trainer's own forward updates them), the shuffled
-    one runs without grad.
+    BatchNorm running statistics untouched (the trainer's own forward updates them). Viviano et
+    al. compare the pre-activations of *every* layer of their CNNs; here one layer is compared
+    (``layer``), the global feature by default.
     """
 
     name = "actdiff"
 
-    def __init__(self, layer: str | None = None, seed: int | None = None):
+    def __init__(self, layer: str | None = None, seed: int | None = None, symmetric: bool = True):
+        if not isinstance(symmetric, bool):
+            raise ValueError(f"ActDiff symmetric must be True or False, got {symmetric!r}")
         self.layer = layer
         self.seed = seed
+        self.symmetric = symmetric
         self._gen = torch.Generator().manual_seed(seed) if seed is not None else None
 
     def penalty(self, model, x, target, roi, layout, logits, category) -> torch.Tensor:
         x = x.detach()
         shuffled = shuffle_background(x, roi, layout, self._gen)
         with capture_activation(model, self.layer) as cap, frozen_batchnorm_stats(model):
-            with torch.no_grad():
+            with torch.set_grad_enabled(self.symmetric):
                 forward_model(model, shuffled, category)
             with torch.enable_grad():
                 forward_model(model, x, category)
-        ref, act = cap.values[0].detach(), cap.values[-1]
+        ref, act = cap.values[0], cap.values[-1]
+        if not self.symmetric:
+            ref = ref.detach()
         diff = (act - ref).flatten(1)
         return diff.norm(dim=1).mean()

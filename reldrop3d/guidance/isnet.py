@@ -61,8 +61,13 @@ class ISNetLoss(GuidanceLoss):
 
     With ``H`` the LRP heat-map of the true class (:func:`lrp_heatmap`) and ``A = |H|``:
 
-    * ``E_fg = mean_ROI A``; ``bkg = log(1 + GWRP_d(A / E_fg over the background) / E)``;
-    * ``F = sum_ROI A``; ``fg = (relu(C1 - F) / C1)^2 + (relu(F - C2) / C2)^2``.
+    * ``E_fg = mean_ROI A``; ``bkg = log(1 + GWRP_d(A / E_fg with the ROI set to 0) / E)``, the
+      GWRP weights running over all elements (ISNet pools the zeroed foreground with the
+      background, so the zeros only lower the denominator when the background is small);
+    * ``F = sum_ROI A``; ``fg = (relu(C1 - F) / C1)^2 + (relu(F - C2) / C1)^2``: both sides are
+      divided by C1, as the reference code does (``mse(clamp(F/C1, max=1), 1)`` and
+      ``mse(clamp(F/C1, min=C2/C1), C2/C1)``), so exceeding C2 costs ``(C2/C1)^2`` times more
+      than dividing the upper side by C2 would.
 
     The paper's total is ``(1 - P) * CE + P * (w1 * bkg + w2 * fg)``; the trainer's
     ``CE + weight * loss`` is the same objective scaled by ``1 / (1 - P)`` for
@@ -71,8 +76,8 @@ class ISNetLoss(GuidanceLoss):
     Parameters
     ----------
     c1, c2 : float
-        Natural range of the total foreground relevance; tune them on a normally trained model
-        with :func:`tune_isnet_bounds`.
+        Natural range of the total absolute relevance; tune them on a normally trained model
+        with :func:`tune_isnet_bounds` (over the whole heat-map, as ISNet does).
     w1, w2 : float
         Weights of the background and foreground terms (paper: 1 and 3).
     d : float
@@ -123,9 +128,10 @@ class ISNetLoss(GuidanceLoss):
         fg_total = (a * fg_mask).sum(1)
         fg_mean = fg_total / fg_mask.sum(1).clamp(min=1)
         normalized = a / (fg_mean.unsqueeze(1) + self.eps)
-        bkg = torch.log1p(gwrp(normalized, ~fg_mask, self.d) / self.E)
+        background = normalized * ~fg_mask
+        bkg = torch.log1p(gwrp(background, torch.ones_like(fg_mask), self.d) / self.E)
         fg = (torch.relu(self.c1 - fg_total) / self.c1).square()
-        fg = fg + (torch.relu(fg_total - self.c2) / self.c2).square()
+        fg = fg + (torch.relu(fg_total - self.c2) / self.c1).square()
         return bkg, fg
 
     def penalty(self, model, x, target, roi, layout, logits, category) -> torch.Tensor:
@@ -143,55 +149,90 @@ class ISNetLoss(GuidanceLoss):
         return (1 - p) * ce + p * heatmap_loss
 
 
+def _unpack(batch, region: str):
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+        raise ValueError("relevance totals: every batch must be (x, target) or (x, target, roi)")
+    x, target = batch[0], batch[1]
+    roi = batch[2] if len(batch) == 3 else None
+    if region == "roi" and roi is None:
+        raise ValueError("relevance totals over the ROI need (x, target, roi) batches")
+    return x, target, roi
+
+
 @torch.no_grad()
-def foreground_relevance(
+def relevance_totals(
     model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    batches: Iterable[tuple[torch.Tensor, ...]],
     heatmap_fn: HeatmapFn | None = None,
+    region: str = "image",
 ) -> torch.Tensor:
-    """Total absolute foreground relevance ``sum_ROI |H|`` of every sample, (M,).
+    """Total absolute relevance ``sum |H|`` of every sample, (M,).
 
     Parameters
     ----------
     model : nn.Module
         A normally trained model (explained in eval mode).
-    batches : iterable of (x, target, roi)
+    batches : iterable of (x, target) or (x, target, roi)
         (B, N, C) or (B, C, H, W) inputs, (B,) labels, (B, N) or (B, H, W) bool ROI masks.
     heatmap_fn : callable, optional
         As in :class:`ISNetLoss`; default: LRP (detached, eval mode).
+    region : {"image", "roi"}
+        Sum over the whole heat-map (``"image"``: what ISNet tunes C1, C2 on) or over the ROI.
     """
+    if region not in ("image", "roi"):
+        raise ValueError(f"region must be 'image' or 'roi', got {region!r}")
     totals = []
-    for x, target, roi in batches:
-        element_layout(x, roi)
+    for batch in batches:
+        x, target, roi = _unpack(batch, region)
+        if roi is not None:
+            element_layout(x, roi)
         with torch.enable_grad():
             if heatmap_fn is None:
                 h = fast_lrp(model, x, target)
             else:
                 h = heatmap_fn(model, x, target, None).detach()
-        totals.append((h.flatten(1).abs() * roi.flatten(1)).sum(1))
+        a = h.flatten(1).abs()
+        totals.append(a.sum(1) if region == "image" else (a * roi.flatten(1)).sum(1))
     if not totals:
-        raise ValueError("foreground_relevance: no batches given")
+        raise ValueError("relevance totals: no batches given")
     return torch.cat(totals)
 
 
+def foreground_relevance(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    heatmap_fn: HeatmapFn | None = None,
+) -> torch.Tensor:
+    """Total absolute foreground relevance ``sum_ROI |H|`` of every sample, (M,)
+    (:func:`relevance_totals` with ``region="roi"``)."""
+    return relevance_totals(model, batches, heatmap_fn, region="roi")
+
+
 def isnet_bounds(totals: torch.Tensor) -> tuple[float, float]:
-    """ISNet's C1, C2 from the foreground totals (M,) of a normally trained model:
+    """ISNet's C1, C2 from the relevance totals (M,) of a normally trained model:
     ``C1 = max(mu / 5, mu - 3 sigma)``, ``C2 = min(25 C1, mu + 3 sigma)``."""
     if totals.numel() < 2 or not torch.isfinite(totals).all():
-        raise ValueError("isnet_bounds needs at least two finite foreground totals")
+        raise ValueError("isnet_bounds needs at least two finite relevance totals")
     mu, sigma = totals.mean().item(), totals.std().item()
     c1 = max(mu / 5, mu - 3 * sigma)
     c2 = min(25 * c1, mu + 3 * sigma)
     if not c1 > 0:
-        raise ValueError(f"foreground relevance has mean {mu:.3g} <= 0: cannot tune C1")
+        raise ValueError(f"relevance totals have mean {mu:.3g} <= 0: cannot tune C1")
     return c1, max(c2, c1)
 
 
 def tune_isnet_bounds(
     model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    batches: Iterable[tuple[torch.Tensor, ...]],
     heatmap_fn: HeatmapFn | None = None,
+    region: str = "image",
 ) -> tuple[float, float]:
-    """C1, C2 for :class:`ISNetLoss` from a normally trained ``model`` on ``batches``
-    (see :func:`foreground_relevance` and :func:`isnet_bounds`)."""
-    return isnet_bounds(foreground_relevance(model, batches, heatmap_fn))
+    """C1, C2 for :class:`ISNetLoss` from a normally trained ``model`` on ``batches``.
+
+    ISNet's reference code (``LRPLossCEValleysGWRP(..., tuneCut=True)`` in P. R. A. S. Bassi's
+    ISNet repository) returns the sum of the absolute heat-map over the *whole* image for this
+    (the foreground-only sum is commented out there), so ``region="image"`` is the default;
+    ``region="roi"`` tunes on the foreground sum instead (what this function did before).
+    See :func:`relevance_totals` and :func:`isnet_bounds`.
+    """
+    return isnet_bounds(relevance_totals(model, batches, heatmap_fn, region))

@@ -168,3 +168,103 @@ def test_rao_lrp_attribution_on_points(gated_pts):
     assert not loss.needs_input_grad
     assert loss(model, x, y, on).item() < 1e-5
     assert loss(model, x, y, ~on).item() > 0.99
+
+
+def test_isnet_upper_foreground_term_is_divided_by_c1():
+    """ISNet's reference: ``mse(clamp(F/C1, min=C2/C1), C2/C1)`` = ((F - C2) / C1)^2 above C2.
+    With tuned-looking bounds (C1 = 0.5, C2 = 12) and F = 15 that is 36; dividing by C2 instead
+    (the old formula) would give 0.0625."""
+    loss = ISNetLoss(c1=0.5, c2=12.0)
+    roi = torch.ones(1, 10, dtype=torch.bool)
+    heat = torch.full((1, 10), 1.5)  # F = 15
+    _, fg = loss.terms(heat, roi)
+    assert fg.item() == pytest.approx(((15 - 12) / 0.5) ** 2)
+    assert fg.item() > 100 * ((15 - 12) / 12) ** 2
+    below = loss.terms(torch.full((1, 10), 0.02), roi)[1]  # F = 0.2 < C1
+    assert below.item() == pytest.approx(((0.5 - 0.2) / 0.5) ** 2)
+    inside = loss.terms(torch.full((1, 10), 0.5), roi)[1]  # F = 5 in [C1, C2]
+    assert inside.item() == 0.0
+
+
+def test_isnet_background_pools_the_zeroed_foreground_like_the_reference():
+    """Few background elements: GWRP weights run over all elements (foreground zeroed), as in
+    ISNet's ``GlobalWeightedRankPooling(heatmap * Imask)``."""
+    d, n = 0.9, 10
+    heat = torch.tensor([[1.0] * 8 + [3.0, 2.0]])
+    roi = torch.tensor([[True] * 8 + [False, False]])
+    bkg, _ = ISNetLoss(d=d, E=1.0).terms(heat, roi)
+    weights = d ** torch.arange(n, dtype=torch.float)
+    expected = torch.log1p((3.0 * weights[0] + 2.0 * weights[1]) / weights.sum())
+    torch.testing.assert_close(bkg, expected.view(1))
+
+
+def test_tune_isnet_bounds_sums_the_whole_heatmap():
+    """C1/C2 come from sum |H| over the whole heat-map (ISNet's tuneCut), not the ROI only."""
+    from reldrop3d.guidance import isnet_bounds, relevance_totals, tune_isnet_bounds
+
+    heat = torch.tensor([[1.0, -1.0, 4.0, 4.0], [2.0, 0.0, -6.0, 2.0], [1.0, 1.0, 1.0, 9.0]])
+    roi = torch.tensor([[True, True, False, False]] * 3)
+    x = torch.zeros(3, 4, 3)
+    y = torch.zeros(3, dtype=torch.long)
+
+    def fixed(model, x, target, category):
+        return heat
+
+    whole = relevance_totals(None, [(x, y, roi)], fixed)
+    torch.testing.assert_close(whole, torch.tensor([10.0, 10.0, 12.0]))
+    fg = relevance_totals(None, [(x, y, roi)], fixed, region="roi")
+    torch.testing.assert_close(fg, torch.tensor([2.0, 2.0, 2.0]))
+    assert tune_isnet_bounds(None, [(x, y)], fixed) == isnet_bounds(whole)
+    assert tune_isnet_bounds(None, [(x, y, roi)], fixed, region="roi") == isnet_bounds(fg)
+    assert tune_isnet_bounds(None, [(x, y, roi)], fixed)[0] > 2 * isnet_bounds(fg)[0]
+    with pytest.raises(ValueError, match="need"):
+        relevance_totals(None, [(x, y)], fixed, region="roi")
+    with pytest.raises(ValueError, match="region"):
+        relevance_totals(None, [(x, y)], fixed, region="foreground")
+
+
+def _actdiff_by_hand(model, x, roi, seed, detach):
+    """The ActDiff penalty written out: head inputs of x and of its shuffled copy."""
+    from reldrop3d.guidance import shuffle_background
+
+    shuffled = shuffle_background(x, roi, "points", torch.Generator().manual_seed(seed))
+    feats = []
+    handle = model.head.register_forward_pre_hook(lambda _m, args: feats.append(args[0]))
+    try:
+        model(shuffled)
+        model(x)
+    finally:
+        handle.remove()
+    ref = feats[0].detach() if detach else feats[0]
+    return (feats[1] - ref).flatten(1).norm(dim=1).mean()
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_actdiff_gradient_flows_through_both_branches_only_when_symmetric(symmetric):
+    torch.manual_seed(0)
+    model = create_model("pointnet", num_classes=4).eval()  # deterministic forwards
+    x = torch.randn(3, 24, 3)
+    roi = torch.rand(3, 24) > 0.5
+    y = torch.zeros(3, dtype=torch.long)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    loss = ActDiffLoss(seed=3, symmetric=symmetric)(model, x, y, roi)
+    got = torch.autograd.grad(loss, params, allow_unused=True)
+    grads = {}
+    for detach in (True, False):
+        ref = _actdiff_by_hand(model, x, roi, 3, detach)
+        torch.testing.assert_close(loss, ref)
+        grads[detach] = torch.autograd.grad(ref, params, allow_unused=True)
+    expected = grads[not symmetric]
+    other = grads[symmetric]
+    pairs = [(g, e, o) for g, e, o in zip(got, expected, other) if e is not None]
+    assert pairs
+    for g, e, _ in pairs:
+        torch.testing.assert_close(g, e)
+    assert any(not torch.allclose(e, o) for _, e, o in pairs)
+    assert ActDiffLoss().symmetric  # Viviano et al.'s code: no branch detached
+
+
+def test_actdiff_rejects_non_bool_symmetric():
+    with pytest.raises(ValueError, match="symmetric"):
+        ActDiffLoss(symmetric="no")
