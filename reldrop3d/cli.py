@@ -20,6 +20,7 @@ COMMANDS = {
     "render": "render",
     "compare": "compare",
     "bias-benchmark": "bias_benchmark",
+    "robustness": "robustness",
 }
 
 

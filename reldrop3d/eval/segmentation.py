@@ -28,12 +28,17 @@ def part_table(num_classes: int, num_parts: int, parts_of_class: dict[int, list[
 def shape_ious(
     logits: torch.Tensor, target: torch.Tensor, category: torch.Tensor, table: torch.Tensor
 ) -> torch.Tensor:
-    """Per-shape mIoU (B,) from logits (B, N, P), part labels (B, N) and categories (B,)."""
+    """Per-shape mIoU (B,) from logits (B, N, P), part labels (B, N) and categories (B,).
+
+    Points labelled ``-1`` (e.g. points added by a corruption) are ignored: they count neither
+    as prediction nor as ground truth of any part.
+    """
     allowed = table.to(logits.device)[category]  # (B, P)
     pred = logits.masked_fill(~allowed[:, None, :], float("-inf")).argmax(-1)
     p = logits.shape[-1]
-    pred_oh = torch.nn.functional.one_hot(pred, p).bool()
-    tgt_oh = torch.nn.functional.one_hot(target, p).bool()
+    valid = (target >= 0).unsqueeze(-1)
+    pred_oh = torch.nn.functional.one_hot(pred, p).bool() & valid
+    tgt_oh = torch.nn.functional.one_hot(target.clamp(min=0), p).bool() & valid
     inter = (pred_oh & tgt_oh).sum(1).double()
     union = (pred_oh | tgt_oh).sum(1).double()
     iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
