@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from ..masking import defaults
-from ._options import (KeyValueArg, add_data_arguments, data_kwargs_from, non_negative_int,
-                       parse_key_values)
+from ._options import (
+    KeyValueArg,
+    add_data_arguments,
+    data_kwargs_from,
+    non_negative_int,
+    parse_key_values,
+)
 
 HELP = ("train baseline / random dropout / RelDrop point / RelDrop region with the same seeds; "
         "table of accuracy, mean class accuracy and occlusion AUCs (mean +- std) and plots")

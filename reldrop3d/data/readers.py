@@ -115,7 +115,7 @@ def integer_values(values: np.ndarray, path: str | Path, key: str) -> np.ndarray
     flat = values.reshape(-1)
     bad = ~(np.isfinite(flat) & (flat == np.round(flat)))
     if bad.any():
-        raise DataError(f"{path}: HDF5 key {key!r} holds non-integer value {flat[bad][0]!r} "
+        raise DataError(f"{path}: HDF5 key {key!r} holds non-integer value {float(flat[bad][0])!r} "
                         f"(at position {int(np.argmax(bad)) + 1}); expected whole numbers")
     return values.astype(np.int64)
 

@@ -69,7 +69,10 @@ def _is_format(folder: Path, fmt: str) -> bool:
     if fmt == "normal":
         return ((folder / CATEGORY_FILES["normal"]).is_file()
                 and (folder / "train_test_split").is_dir())
-    return any(folder.glob("*_hdf5_file_list.txt")) or any(folder.glob("ply_data_*.h5"))
+    if any(folder.glob("*_hdf5_file_list.txt")):
+        return True
+    # ply_data_*.h5 alone: unless it is a ModelNet h5 release (its class list is shape_names.txt)
+    return any(folder.glob("ply_data_*.h5")) and not (folder / "shape_names.txt").is_file()
 
 
 def locate(root: str | Path, fmt: str = "auto") -> tuple[str, Path]:
