@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds are FIRST..FIRST+S-1 (split one benchmark over processes)")
     g.add_argument("--quick", action="store_true",
                    help="tiny setting (128 points, 330 training shapes, 4 epochs) for a smoke run")
-    g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W", type=KeyValueArg("--weight"),
+    g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W",
+                   type=KeyValueArg("--weight"),
                    help="guidance weights in CE + W * loss, e.g. rrr=0.1 isnet=1")
     g = p.add_argument_group("data and training (override the defaults or --quick)")
     g.add_argument("--data", choices=["synthetic", "digits"], default="synthetic",

@@ -60,7 +60,8 @@ def config_from_args(args):
             fractions = (0.0, 0.2, 0.4, 0.6, 0.8)
     train = dict(
         data=args.data, data_root=args.data_root, data_kwargs=data_kwargs, num_points=num_points,
-        use_normals=args.normals, skip_missing=args.skip_missing, model=args.model, model_kwargs=parse_key_values(args.model_kw, "--model-kw"),
+        use_normals=args.normals, skip_missing=args.skip_missing, model=args.model,
+        model_kwargs=parse_key_values(args.model_kw, "--model-kw"),
         alpha=args.alpha, beta=args.beta, fill=args.fill, mask_p=args.mask_p,
         relevance_method=args.relevance, batch_size=args.batch_size, lr=args.lr,
         max_steps_per_epoch=args.max_steps_per_epoch, accelerator=args.accelerator,

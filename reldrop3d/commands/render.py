@@ -94,8 +94,8 @@ def run(args) -> int:
 
     out, out_file = output_paths(args.out, 1 if args.grid else len(args.index))
     state = open_session(args.checkpoint, args.file, args.data, args.split,
-                         parse_key_values(args.data_kw, "--data-kw"), args.method, args.alpha, args.beta,
-                         args.seed)
+                         parse_key_values(args.data_kw, "--data-kw"), args.method, args.alpha,
+                         args.beta, args.seed)
     state.cmap, state.percentile = args.cmap, args.percentile
     state.target = _target(args.target, state.classes)
     if state.target is not None and state.num_classes and not 0 <= state.target < state.num_classes:

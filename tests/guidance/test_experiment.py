@@ -53,8 +53,8 @@ def test_command_writes_table(tmp_path):
                  "--out", str(merged)]) == 0
     rows = [line for line in (merged / "table.md").read_text().splitlines() if line.startswith("|")]
     assert rows == [line for line in table.splitlines() if line.startswith("|")]
-    with pytest.raises(SystemExit, match="cannot read"):
-        main(["bias-benchmark", "--merge", str(tmp_path / "missing"), "--out", str(merged)])
+    with pytest.raises(SystemExit, match="cannot read"):  # --debug: raised, not one line
+        main(["--debug", "bias-benchmark", "--merge", str(tmp_path / "missing"), "--out", str(merged)])
 
 
 def test_format_table_mean_std_and_time_ratio():
@@ -96,8 +96,8 @@ def test_guided_loss_adds_weighted_penalty():
 @pytest.mark.parametrize("argv", [["--weight", "rrx=1"], ["--weight", "rrr=abc"], ["--seeds", "0"],
                                   ["--methods", "nope"]])
 def test_command_rejects_bad_arguments(argv, tmp_path):
-    with pytest.raises(SystemExit, match="bias-benchmark"):
-        main(["bias-benchmark", "--out", str(tmp_path), *argv])
+    with pytest.raises(SystemExit, match="bias-benchmark"):  # --debug: raised, not one line
+        main(["--debug", "bias-benchmark", "--out", str(tmp_path), *argv])
 
 
 def test_digits_variant_data():

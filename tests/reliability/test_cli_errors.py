@@ -58,7 +58,8 @@ RUN_ERRORS = [
 
 # argparse usage errors: the last line names the flag
 USAGE_ERRORS = [
-    (["train", "--data-kw", "num_shapes"], "argument --data-kw: expected KEY=VALUE, got 'num_shapes'"),
+    (["train", "--data-kw", "num_shapes"],
+     "argument --data-kw: expected KEY=VALUE, got 'num_shapes'"),
     (["train", "--seed", "x"], "argument --seed"),
     (["compare", "--data-kw", "num_shapes"], "argument --data-kw: expected KEY=VALUE"),
     (["compare", "--model-kw", "k"], "argument --model-kw: expected KEY=VALUE"),

@@ -129,7 +129,8 @@ def test_skip_missing_with_every_file_missing_still_fails(cli, folders, tmp_path
     for path in root.glob("*/*_000[789].txt"):  # the whole test split
         path.unlink()
     line = cli("train", "--data", "modelnet40", "--data-root", root, "--skip-missing",
-               "--out", tmp_path / "run", "--val-split", "test", *folders.tiny_train).one_line_error()
+               "--out", tmp_path / "run", "--val-split", "test",
+               *folders.tiny_train).one_line_error()
     assert "has no shapes (3 listed, all missing)" in line
 
 
@@ -137,12 +138,15 @@ def test_skip_missing_with_every_file_missing_still_fails(cli, folders, tmp_path
 ACCEPTED = [
     ("UTF-8 BOM in the class-name list", "modelnet_normal",
      lambda r, f: f.add_bom(r / "modelnet40_shape_names.txt")),
-    ("UTF-8 BOM in the split list", "modelnet_normal", lambda r, f: f.add_bom(r / "modelnet40_train.txt")),
-    ("UTF-8 BOM in a shape file", "modelnet_normal", lambda r, f: f.add_bom(r / "bed" / "bed_0001.txt")),
+    ("UTF-8 BOM in the split list", "modelnet_normal",
+     lambda r, f: f.add_bom(r / "modelnet40_train.txt")),
+    ("UTF-8 BOM in a shape file", "modelnet_normal",
+     lambda r, f: f.add_bom(r / "bed" / "bed_0001.txt")),
     ("UTF-8 BOM in the ShapeNet JSON split list", "shapenet_normal",
      lambda r, f: f.add_bom(r / "train_test_split" / "shuffled_train_file_list.json")),
     ("whole-number float labels in h5", "modelnet_h5",
-     lambda r, f: f.rewrite_h5(r / "ply_data_train0.h5", label=np.array([[0.0], [1], [2], [0], [1], [2]]))),
+     lambda r, f: f.rewrite_h5(r / "ply_data_train0.h5",
+                               label=np.array([[0.0], [1], [2], [0], [1], [2]]))),
 ]
 
 

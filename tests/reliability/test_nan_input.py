@@ -41,5 +41,6 @@ def test_nan_relevance_is_refused_naming_the_sample(fill):
 
 @pytest.mark.parametrize("fill", ["centroid", "mean", "resample"])
 def test_finite_input_fills_with_finite_points(fill):
-    x_masked, mask = make_masker("point", fill=fill, alpha=0.0, beta=0.5)(_points(), torch.rand(4, 32))
+    masker = make_masker("point", fill=fill, alpha=0.0, beta=0.5)
+    x_masked, mask = masker(_points(), torch.rand(4, 32))
     assert mask.any() and torch.isfinite(x_masked).all()

@@ -66,8 +66,8 @@ def test_render_file_without_model(tmp_path):
 
 
 def test_render_bad_target(tmp_path, checkpoint):
-    with pytest.raises(SystemExit, match="unknown class"):
-        main(["render", "--checkpoint", str(checkpoint), "--target", "spaceship",
+    with pytest.raises(SystemExit, match="unknown class"):  # --debug: raised, not one line
+        main(["--debug", "render", "--checkpoint", str(checkpoint), "--target", "spaceship",
               "--out", str(tmp_path), "--backend", "matplotlib"])
 
 
@@ -94,6 +94,6 @@ def test_out_without_png_suffix_is_a_folder(tmp_path, checkpoint):
 
 def test_out_png_with_several_samples_without_grid_is_refused(tmp_path, checkpoint):
     with pytest.raises(SystemExit, match="one PNG file but 2 samples.*--grid"):
-        main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1",
+        main(["--debug", "render", "--checkpoint", str(checkpoint), "--index", "0", "1",
               "--out", str(tmp_path / "x.png"), "--backend", "matplotlib"])
     assert not (tmp_path / "x.png").exists()
