@@ -122,6 +122,39 @@ def test_skip_missing_trains_on_the_shapes_present_and_says_how_many(cli, folder
     assert any("train split" in m and "skipped 1 of 6 listed" in m and "the 5 present" in m
                for m in skipped), skipped
     assert any("test split" in m and "skipped 1 of 3 listed" in m for m in skipped), skipped
+    # the checkpoint keeps skip_missing: evaluate reads the same partial folder
+    evaluated = cli("evaluate", tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert evaluated.rc == 0, evaluated.err
+
+
+def test_skip_missing_shapenet_and_h5_lists(cli, folders, tmp_path, caplog):
+    shapenet = folders.shapenet_normal(tmp_path / "shapenet")
+    gone = next((shapenet / "02954340").glob("*.txt"))
+    gone.unlink()
+    line = cli("train", "--data", "shapenet", "--data-root", shapenet, "--out", tmp_path / "a",
+               "--val-split", "test", *folders.tiny_train).one_line_error()
+    assert f"{gone}: missing" in line and "--skip-missing" in line
+    with caplog.at_level(logging.WARNING, logger="reldrop3d.data"):
+        trained = cli("train", "--data", "shapenet", "--data-root", shapenet, "--skip-missing",
+                      "--out", tmp_path / "b", "--val-split", "test", *folders.tiny_train)
+    assert trained.rc == 0, trained.err
+    assert any("skipped 1 of" in r.getMessage() for r in caplog.records)
+
+    h5 = folders.modelnet_h5(tmp_path / "h5")
+    (h5 / "train_files.txt").write_text("data/x/ply_data_train0.h5\ndata/x/ply_data_train1.h5\n")
+    checked = cli("data", "check", h5, "--quiet")
+    assert "(2 files listed, 1 present, 1 missing" in checked.out and checked.rc == 1
+    trained = cli("train", "--data", "modelnet40", "--data-root", h5, "--skip-missing",
+                  "--out", tmp_path / "c", "--val-split", "test", *folders.tiny_train)
+    assert trained.rc == 0, trained.err
+
+
+def test_compare_passes_skip_missing_to_every_run():
+    from reldrop3d.cli import build_parser
+    from reldrop3d.commands.compare import config_from_args
+
+    args = build_parser().parse_args(["compare", "--data", "modelnet40", "--skip-missing"])
+    assert config_from_args(args).train["skip_missing"] is True
 
 
 def test_skip_missing_with_every_file_missing_still_fails(cli, folders, tmp_path):
