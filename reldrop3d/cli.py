@@ -6,7 +6,7 @@ Each command lives in its own module under :mod:`reldrop3d.commands` and provide
 
 Errors of user input (a missing or damaged file, an impossible value, an unknown name: the
 ``ValueError`` family, which includes ``DataError``, ``CheckpointError`` and ``ConfigError``,
-``KeyError`` and file-system errors) print one line ``reldrop3d: error: <message>`` to stderr and
+``KeyError``, ``IndexError`` (a sample index out of range) and file-system errors) print one line ``reldrop3d: error: <message>`` to stderr and
 exit with status 2, like argparse's usage errors; ``--debug`` (or ``RELDROP3D_DEBUG=1``) shows
 the full traceback instead.
 """
@@ -19,8 +19,8 @@ import os
 import sys
 
 #: exceptions reported as one line (exit status 2) unless --debug
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-               PermissionError, FileExistsError, argparse.ArgumentTypeError)
+USER_ERRORS = (ValueError, KeyError, IndexError, FileNotFoundError, IsADirectoryError,
+               NotADirectoryError, PermissionError, FileExistsError, argparse.ArgumentTypeError)
 
 # command name -> module under reldrop3d.commands
 COMMANDS = {

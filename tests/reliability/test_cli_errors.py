@@ -32,12 +32,15 @@ RUN_ERRORS = [
     (["evaluate", "{text}"], "notes.ckpt is corrupt or not a torch checkpoint"),
     (["evaluate", "{tmp}"], "is a folder"),
     (["evaluate", "{ckpt}", "--split", "nosuch"], "nosuch"),
+    (["evaluate", "{ckpt}", "--batch-size", "0"], "batch_size should be a positive integer"),
     # render
     (["render", "--file", "{tmp}/missing.ply", "--out", "{tmp}/r"],
      "point-cloud file not found: {tmp}/missing.ply"),
     (["render", "--checkpoint", "{text}", "--out", "{tmp}/r"], "notes.ckpt is corrupt"),
     (["render", "--checkpoint", "{ckpt}", "--target", "nosuch", "--out", "{tmp}/r"],
      "render: unknown class 'nosuch'"),
+    (["render", "--checkpoint", "{ckpt}", "--index", "9999", "--out", "{tmp}/r"],
+     "sample 9999 out of range (0..3)"),
     # demo
     (["demo", "--epochs", "0", "--out", "{tmp}/d"], "epochs must be positive, got 0"),
     # compare
@@ -49,6 +52,8 @@ RUN_ERRORS = [
     (["robustness", "{tmp}/missing.ckpt"], "checkpoint not found: {tmp}/missing.ckpt"),
     (["robustness", "{text}"], "notes.ckpt is corrupt"),
     (["robustness", "{ckpt}", "--corruptions", "nosuch", "--no-cache", "--no-progress"], "nosuch"),
+    (["robustness", "{ckpt}", "--severities", "9", "--no-cache", "--no-progress"],
+     "severities must be a non-empty subset of (1, 2, 3, 4, 5), got [9]"),
     # data
     (["data", "check", "{tmp}", "--dataset", "nosuch"], "can check ('modelnet40'"),
     (["data", "check", "{tmp}", "--num-points", "0"], "--num-points must be >= 1, got 0"),
