@@ -1,4 +1,4 @@
-"""``reldrop3d compare``: the RelDrop paper's protocol on point clouds in one command."""
+"""``reldrop3d compare``: input-dropout variants x seeds on point clouds, one table (the project's protocol, docs/fidelity.md)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def add_arguments(p) -> None:
 
 
 def config_from_args(args):
-    from ..eval.compare import FRACTIONS, QUICK_SYNTHETIC, VARIANTS, CompareConfig
+    from ..experiments.compare import FRACTIONS, QUICK_SYNTHETIC, VARIANTS, CompareConfig
 
     data_kwargs = data_kwargs_from(args)
     num_points = args.num_points
@@ -67,11 +67,11 @@ def config_from_args(args):
 def run(args) -> int:
     import sys
 
-    from ..eval.compare import run_compare
+    from ..experiments.compare import run_compare
 
     cfg = config_from_args(args)
     if len(cfg.seeds) < 3:
-        print(f"warning: {len(cfg.seeds)} seed(s); the paper's protocol uses >= 3 for a spread",
+        print(f"warning: {len(cfg.seeds)} seed(s); a mean +- spread needs >= 3 seeds",
               file=sys.stderr)
     _, table = run_compare(cfg)
     print(table)

@@ -18,6 +18,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..data import create_dataset
     from ..eval.report import evaluate_checkpoint_report
     from ..models.checkpoint import load_model
@@ -27,5 +29,12 @@ def run(args) -> int:
     if args.data_root:
         data_kwargs["root"] = args.data_root
     dataset = create_dataset(meta["dataset"], args.split, **data_kwargs)
-    print(evaluate_checkpoint_report(model, meta, dataset, args))
+    occlusion_out = None
+    if args.occlusion:
+        occlusion_out = args.out or Path(args.checkpoint).resolve().parent / "occlusion"
+    print(evaluate_checkpoint_report(
+        model, meta, dataset, checkpoint=args.checkpoint, split=args.split,
+        batch_size=args.batch_size, device=args.device, occlusion_out=occlusion_out,
+        relevance_method=args.relevance,
+    ))
     return 0

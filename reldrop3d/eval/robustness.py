@@ -163,7 +163,7 @@ def per_shape_scores(model: nn.Module, task: str, points: torch.Tensor, normals:
     -------
     Tensor (M,) float64: 1.0 / 0.0 for a correct / wrong classification, or the shape's mIoU.
     """
-    from .segmentation import shape_ious
+    from ..train.metrics import shape_ious
 
     model.eval().to(device)
     out = []
@@ -295,7 +295,7 @@ def evaluate_robustness(
     RobustnessReport
     """
     from ..models.checkpoint import CheckpointError, load_model
-    from .segmentation import part_table
+    from ..train.metrics import part_table
 
     names = check_corruption_names(corruptions if corruptions is not None else list_corruptions())
     severities = tuple(severities)

@@ -20,6 +20,7 @@ from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
 from .input_dropout import InputDropout, masker_from_config
 from .module import PointCloudTask
+from .quiet import EpochProgressLine, quiet_lightning
 from .samplers import GlobalBatchSampler, ShardSampler
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) a run; returns the final validation metrics and the checkpoint paths.
 
     Writes into ``cfg.out``: ``checkpoints/best.ckpt`` and ``last.ckpt`` (atomic),
-    ``metrics.csv`` (one row per logged step/epoch), ``config.json``.
+    ``metrics.csv`` (one row per logged step/epoch), ``config.json``. Lightning's notices that do
+    not concern the user are filtered (:func:`reldrop3d.train.quiet.quiet_lightning`).
     """
+    with quiet_lightning():
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +195,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     last_cb = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None,
                               save_top_k=1, enable_version_counter=False)
     history = ValidationHistory()
+    callbacks = [ckpt_cb, last_cb, history]
+    if not cfg.progress:  # non-interactive logs: one line per epoch instead of a progress bar
+        callbacks.append(EpochProgressLine())
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         accelerator=cfg.accelerator,
@@ -195,7 +205,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         strategy=cfg.strategy,
         precision=cfg.precision,
         logger=CSVLogger(out, name="", version=""),
-        callbacks=[ckpt_cb, last_cb, history],
+        callbacks=callbacks,
         plugins=[atomic_checkpoint_io()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,

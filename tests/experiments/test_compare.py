@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from reldrop3d.commands import compare as compare_cmd
-from reldrop3d.eval.compare import (
+from reldrop3d.experiments.compare import (
     METRICS,
     VARIANTS,
     CompareConfig,
@@ -20,7 +20,6 @@ from reldrop3d.eval.compare import (
     run_compare,
     summarize,
     train_config,
-    train_images,
     write_outputs,
 )
 
@@ -109,23 +108,3 @@ def test_tiny_end_to_end_and_reuse(tmp_path):
     logs = []
     again, _ = run_compare(cfg, log=logs.append)  # finished runs are reused, not retrained
     assert all("reusing" in line for line in logs) and again == results
-
-
-@pytest.mark.slow
-def test_digits_reldrop_training_end_to_end():
-    """RelDrop on real images: loss falls, accuracy far above chance (10 %), masks applied."""
-    import reldrop3d.models.images  # noqa: F401
-    from reldrop3d.data.digits import digits
-    from reldrop3d.masking import make_masker
-    from reldrop3d.models import create_model
-
-    torch.manual_seed(0)
-    train_set, test_set = digits("train"), digits("test")
-    train_set.images, train_set.targets = train_set.images[:640], train_set.targets[:640]
-    model = create_model("small_cnn", num_classes=10, in_channels=1, width=8)
-    masker = make_masker("region", alpha=0.5, beta=0.25, p=0.5, size=3, fill="mean",
-                         fill_value=train_set.channel_mean())
-    out = train_images(model, train_set, test_set, masker, epochs=4, batch_size=64, lr=5e-3)
-    assert out["epoch_loss"][-1] < 0.7 * out["epoch_loss"][0]
-    assert out["accuracy"] > 0.6
-    assert out["masked_share"] == pytest.approx(0.25, abs=0.04)

@@ -1,5 +1,8 @@
-"""The RelDrop paper's protocol in one call: train every input-dropout variant with the same seeds,
+"""Compare input-dropout variants in one call: train every variant with the same seeds,
 evaluate clean accuracy, mean class accuracy and occlusion AUCs, report mean +- std.
+
+This is the project's comparison protocol (docs/fidelity.md says where it differs from the
+official RelDrop runs: e.g. the last checkpoint is evaluated, nothing is selected on test).
 
 Variants (each a :class:`reldrop3d.train.config.TrainConfig` override):
 
@@ -15,9 +18,6 @@ reused when the command is repeated), ``results.csv`` (one row per run), ``curve
 (occlusion curves per run), ``results.md`` (the table), ``occlusion_curves.png`` and
 ``metrics.png``. The models evaluated are the *last* checkpoints: all variants train for the same
 number of epochs and no variant is selected on the test split.
-
-Also here: :func:`train_images`, a small training loop for image models (the 2D adapter) with
-the same masking API.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ def evaluate_run(checkpoint: str, cfg: CompareConfig, seed: int) -> dict[str, An
     """Clean accuracy, mean class accuracy and occlusion curves/AUCs of one trained model."""
     from ..data import create_dataset
     from ..models.checkpoint import load_model
-    from .classification import evaluate_classifier
-    from .occlusion import OCCLUSION_ORDERS, occlusion_accuracy
-    from .occlusion_report import curve_auc
+    from ..eval.classification import evaluate_classifier
+    from ..eval.occlusion import OCCLUSION_ORDERS, occlusion_accuracy
+    from ..eval.occlusion_report import curve_auc
 
     model, meta = load_model(checkpoint)
     test = create_dataset(meta["dataset"], "test", **meta["data_kwargs"])
@@ -233,78 +233,3 @@ def run_compare(cfg: CompareConfig, log=print) -> tuple[dict[str, dict[int, dict
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     results = {v: {s: run_one(cfg, v, s, log) for s in cfg.seeds} for v in cfg.variants}
     return results, write_outputs(cfg, results)
-
-
-# -- 2D adapter: a small training loop for image classifiers ------------------------------------
-
-
-def train_images(
-    model: nn.Module,
-    train_set,
-    test_set,
-    masker=None,
-    method: str = "lrp",
-    epochs: int = 3,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Train an image classifier with (optional) RelDrop masking; evaluate on ``test_set``.
-
-    Per step, :func:`reldrop3d.masking.mask_batch` draws the share ``p`` of the batch to mask,
-    explains only those images (:func:`reldrop3d.explain.images.image_relevance`, true class)
-    and fills their dropped pixels; the model then trains on the masked batch.
-
-    Parameters
-    ----------
-    model : nn.Module
-        (B, C, H, W) -> (B, K).
-    train_set, test_set : datasets of dicts with ``image`` (C, H, W) and ``label``
-    masker : reldrop3d.masking.Masker, optional
-        An image mode (``pixel``, ``block``, ``patch``, ``region``, ``grid_patch``, ``dropblock``,
-        ``random_erasing``, ...); None trains without masking.
-    method : str
-        Relevance method for the masker.
-
-    Returns
-    -------
-    dict with ``epoch_loss`` (list, mean training loss per epoch), ``accuracy`` (test),
-    ``masked_share`` (mean share of pixels dropped per masked image).
-    """
-    from ..explain.images import image_relevance
-    from ..masking import mask_batch
-
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=gen)
-    epoch_loss, dropped, masked = [], 0.0, 0
-    for _ in range(epochs):
-        total, count = 0.0, 0
-        for batch in loader:
-            x, y = batch["image"], batch["label"]
-            if masker is not None:
-                def explain(i, x=x, y=y):
-                    return image_relevance(model, x[i], y[i], method=method)
-
-                x, mask = mask_batch(masker, x, explain, gen)
-                rows = mask.flatten(1).any(1)
-                dropped += float(mask.flatten(1)[rows].float().mean(1).sum())
-                masked += int(rows.sum())
-            model.train()
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, count = total + loss.item() * len(y), count + len(y)
-        epoch_loss.append(total / count)
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for batch in DataLoader(test_set, batch_size=256):
-            correct += int((model(batch["image"]).argmax(1) == batch["label"]).sum())
-    return {
-        "epoch_loss": epoch_loss,
-        "accuracy": correct / len(test_set),
-        "masked_share": dropped / masked if masked else math.nan,
-    }
