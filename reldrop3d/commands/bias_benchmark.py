@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import parse_key_values
+from ._options import KeyValueArg, non_negative_int, parse_key_values
 
 HELP = "train baseline, RelDrop and guidance losses on class-biased clutter; unbiased-test table"
 
@@ -16,11 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and/or guidance losses (rrr gradmask actdiff energy l1 ppce isnet); "
                         "default: all")
     g.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default: 3)")
-    g.add_argument("--first-seed", type=int, default=0,
+    g.add_argument("--first-seed", type=non_negative_int, default=0,
                    help="seeds are FIRST..FIRST+S-1 (split one benchmark over processes)")
     g.add_argument("--quick", action="store_true",
                    help="tiny setting (128 points, 330 training shapes, 4 epochs) for a smoke run")
-    g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W",
+    g.add_argument("--weight", nargs="*", default=[], metavar="METHOD=W", type=KeyValueArg("--weight"),
                    help="guidance weights in CE + W * loss, e.g. rrr=0.1 isnet=1")
     g = p.add_argument_group("data and training (override the defaults or --quick)")
     g.add_argument("--data", choices=["synthetic", "digits"], default="synthetic",
@@ -54,7 +54,7 @@ def config_from_args(args):
     if args.seeds < 1:
         raise SystemExit(f"bias-benchmark: --seeds must be >= 1, got {args.seeds}")
     weights = dict(DEFAULT_WEIGHTS)
-    for key, value in parse_key_values(args.weight).items():
+    for key, value in parse_key_values(args.weight, "--weight").items():
         if key not in GUIDANCE:
             raise SystemExit(f"bias-benchmark: --weight {key}=...: no guidance loss {key!r}; "
                              f"choose from {GUIDANCE.names()}")

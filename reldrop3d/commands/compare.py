@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from ..masking import defaults
-from ._options import add_data_arguments, data_kwargs_from, parse_key_values
+from ._options import (
+    KeyValueArg,
+    add_data_arguments,
+    data_kwargs_from,
+    non_negative_int,
+    parse_key_values,
+)
 
 HELP = ("train baseline / random dropout / RelDrop point / RelDrop region with the same seeds; "
         "table of accuracy, mean class accuracy and occlusion AUCs (mean +- std) and plots")
@@ -12,7 +18,7 @@ HELP = ("train baseline / random dropout / RelDrop point / RelDrop region with t
 def add_arguments(p) -> None:
     add_data_arguments(p)
     g = p.add_argument_group("protocol")
-    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+    g.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2],
                    help="training seeds, the same for every variant (default: 0 1 2)")
     g.add_argument("--variants", nargs="+", default=None,
                    help="subset of: baseline random reldrop_point reldrop_region (default: all)")
@@ -25,7 +31,8 @@ def add_arguments(p) -> None:
     g.add_argument("--relevance", default="lrp", help="relevance method (training and occlusion)")
     g = p.add_argument_group("training (shared by all runs)")
     g.add_argument("--model", default="pointnet")
-    g.add_argument("--model-kw", nargs="*", default=[], metavar="KEY=VALUE")
+    g.add_argument("--model-kw", nargs="*", default=[], metavar="KEY=VALUE",
+                   type=KeyValueArg("--model-kw"))
     g.add_argument("--alpha", type=float, default=defaults.ALPHA)
     g.add_argument("--beta", type=float, default=defaults.BETA)
     g.add_argument("--fill", default="zero")
@@ -53,7 +60,7 @@ def config_from_args(args):
             fractions = (0.0, 0.2, 0.4, 0.6, 0.8)
     train = dict(
         data=args.data, data_root=args.data_root, data_kwargs=data_kwargs, num_points=num_points,
-        use_normals=args.normals, model=args.model, model_kwargs=parse_key_values(args.model_kw),
+        use_normals=args.normals, skip_missing=args.skip_missing, model=args.model, model_kwargs=parse_key_values(args.model_kw, "--model-kw"),
         alpha=args.alpha, beta=args.beta, fill=args.fill, mask_p=args.mask_p,
         relevance_method=args.relevance, batch_size=args.batch_size, lr=args.lr,
         max_steps_per_epoch=args.max_steps_per_epoch, accelerator=args.accelerator,

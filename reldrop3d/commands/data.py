@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 HELP = "inspect data folders (data check ROOT: counts per split and class, every problem)"
@@ -17,7 +18,12 @@ def add_arguments(p) -> None:
     c.add_argument("--dataset", default=None,
                    help="only this data set: modelnet40, modelnet10, shapenetpart (or shapenet)")
     c.add_argument("--format", default=None, help="only this format: h5, normal, off")
+    c.add_argument("--num-points", type=int, default=None, metavar="N",
+                   help="also report shapes with fewer than N points (those that `train "
+                        "--num-points N` refuses; ShapeNetPart pads such shapes and is exempt)")
     c.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full traceback of errors")
 
 
 def run(args) -> int:
@@ -29,11 +35,9 @@ def run(args) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    try:
-        report = check_root(args.root, args.dataset, args.format,
-                            progress=None if args.quiet else progress)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.num_points is not None and args.num_points < 1:
+        raise ValueError(f"--num-points must be >= 1, got {args.num_points}")
+    report = check_root(args.root, args.dataset, args.format,
+                        progress=None if args.quiet else progress, num_points=args.num_points)
     print(report.format())
     return 0 if report.ok else 1

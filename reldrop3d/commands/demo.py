@@ -7,6 +7,7 @@ to PNG, and prints accuracy after removing the most relevant vs random points.
 from __future__ import annotations
 
 from ..masking import defaults
+from ._options import non_negative_int
 
 HELP = "train PointNet + RelDrop on the embedded synthetic data, explain and evaluate it"
 
@@ -20,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--train-shapes", type=int, default=DEMO_DEFAULTS["train_shapes"])
     p.add_argument("--test-shapes", type=int, default=DEMO_DEFAULTS["test_shapes"])
     p.add_argument("--batch-size", type=int, default=DEMO_DEFAULTS["batch_size"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
 

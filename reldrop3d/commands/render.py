@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..masking import defaults
+from ._options import KeyValueArg, non_negative_int
 
 HELP = "render relevance / RelDrop masks of samples or point-cloud files to PNG (headless)"
 
@@ -18,6 +19,7 @@ def add_arguments(p) -> None:
     src.add_argument("--data", default=None, help="data set (default: the checkpoint's)")
     src.add_argument("--split", default="test")
     src.add_argument("--data-kw", nargs="*", default=[], metavar="KEY=VALUE",
+                     type=KeyValueArg("--data-kw"),
                      help="data-set arguments overriding the checkpoint's, e.g. num_shapes=100")
     src.add_argument("--index", type=int, nargs="+", default=[0], help="samples (default: 0)")
     src.add_argument("--target", default=None,
@@ -25,7 +27,7 @@ def add_arguments(p) -> None:
     src.add_argument("--method", default="lrp", help="relevance method (default: %(default)s)")
     src.add_argument("--alpha", type=float, default=defaults.ALPHA, help="RelDrop alpha of the shown mask")
     src.add_argument("--beta", type=float, default=defaults.BETA, help="RelDrop beta of the shown mask")
-    src.add_argument("--seed", type=int, default=0)
+    src.add_argument("--seed", type=non_negative_int, default=0)
     out = p.add_argument_group("picture")
     out.add_argument("--mode", choices=MODES, default="relevance",
                      help="colouring; before-after = relevance | dropped | kept points")
@@ -92,7 +94,7 @@ def run(args) -> int:
 
     out, out_file = output_paths(args.out, 1 if args.grid else len(args.index))
     state = open_session(args.checkpoint, args.file, args.data, args.split,
-                         parse_key_values(args.data_kw), args.method, args.alpha, args.beta,
+                         parse_key_values(args.data_kw, "--data-kw"), args.method, args.alpha, args.beta,
                          args.seed)
     state.cmap, state.percentile = args.cmap, args.percentile
     state.target = _target(args.target, state.classes)

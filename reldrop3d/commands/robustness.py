@@ -8,6 +8,7 @@ HELP = ("robustness of a checkpoint to the ModelNet-C corruptions (7 x 5 severit
 
 def add_arguments(p) -> None:
     from ..data.corruptions import SEVERITIES, list_corruptions
+    from ._options import non_negative_int
 
     p.add_argument("checkpoint", help="a .ckpt written by reldrop3d train (classifier or part segmenter)")
     p.add_argument("--reference", default=None, metavar="CKPT",
@@ -17,7 +18,7 @@ def add_arguments(p) -> None:
                    help=f"subset of: {' '.join(list_corruptions())} (default: all)")
     p.add_argument("--severities", type=int, nargs="+", default=list(SEVERITIES),
                    help="severities 1..5 (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the corrupted sets (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the corrupted sets (default: 0)")
     p.add_argument("--num-points", type=int, default=1024,
                    help="points per clean test cloud (ModelNet-C: 1024; default: %(default)s)")
     p.add_argument("--num-shapes", type=int, default=None, help="only the first N test shapes")

@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
     p.add_argument("--config", default=None, metavar="FILE",
                    help="YAML (or JSON) file of TrainConfig keys, e.g. "
                         "configs/reldrop_paper_modelnet40.yaml; flags given override its keys")
-    add_dataclass_arguments(p, TrainConfig)
+    p.set_defaults(_flags=add_dataclass_arguments(p, TrainConfig))
     # the former on/off switch, kept as an alias of --geometric-augment none
     p.add_argument("--no-geometric-augment", dest="geometric_augment", action="store_const",
                    const="none", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -28,9 +28,18 @@ def add_arguments(p) -> None:
 def config_from_args(args):
     """The :class:`TrainConfig` of defaults < ``--config`` file < the flags given."""
     from ..train.config import TrainConfig
-    from ..utils.config import resolve_config
+    from ..utils.config import ConfigError, resolve_config
 
-    return resolve_config(TrainConfig, args, getattr(args, "config", None))
+    try:
+        return resolve_config(TrainConfig, args, getattr(args, "config", None))
+    except ConfigError:
+        raise  # names the file and key
+    except ValueError as err:  # "seed must be ...": name the flag when the value came from one
+        field = str(err).split(" ", 1)[0]
+        flags = getattr(args, "_flags", {})
+        if field in flags and field in vars(args):
+            raise ValueError(f"{flags[field]}: {err}") from None
+        raise
 
 
 def run(args) -> int:

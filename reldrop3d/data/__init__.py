@@ -23,6 +23,8 @@ DATASETS = Registry(
 register_dataset = DATASETS.register
 # data sets of images (B, C, H, W) rather than point clouds; they take no point-cloud arguments
 IMAGE_DATASETS = ("digits",)
+#: data sets read from data folders (they take ``root``, ``format``, ``skip_missing``)
+ON_DISK_DATASETS = ("modelnet40", "modelnet10", "shapenetpart", "shapenet")
 
 
 def create_dataset(name: str, split: str = "train", **kwargs) -> PointCloudDataset:
@@ -41,6 +43,7 @@ def list_datasets() -> list[str]:
 __all__ = [
     "DATASETS",
     "IMAGE_DATASETS",
+    "ON_DISK_DATASETS",
     "DataError",
     "PointCloudDataset",
     "batch_to_input",

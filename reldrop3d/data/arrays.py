@@ -51,7 +51,10 @@ class SplitIndex:
         Files besides the entries' that define the split (class list, split list); they enter
         the cache fingerprint.
     problems : list of str
-        Every problem found while indexing, each naming its file.
+        Every problem found while indexing, each naming its file (except missing files).
+    missing : list of str
+        One message per listed file that does not exist (not in ``entries``); a problem unless
+        the data set is built with ``skip_missing=True``.
     label_map : ndarray (K,) int, optional
         For files whose labels index another class list (ModelNet10 from the ModelNet40 h5
         files): file label -> index into ``classes``, -1 for shapes left out.
@@ -65,6 +68,7 @@ class SplitIndex:
     entries: list[Entry] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
     label_map: np.ndarray | None = None
 
     def map_labels(self, labels: np.ndarray) -> np.ndarray:
@@ -76,16 +80,36 @@ class SplitIndex:
         """Number of classes the file labels index."""
         return len(self.classes) if self.label_map is None else len(self.label_map)
 
-    def raise_problems(self) -> None:
-        """Raise one :class:`DataError` listing the problems (if any)."""
-        if not self.problems:
+    @property
+    def listed(self) -> int:
+        """Files the split's lists name (present or not)."""
+        return len(self.entries) + len(self.missing)
+
+    def raise_problems(self, skip_missing: bool = False) -> None:
+        """Raise one :class:`DataError` listing the problems (if any).
+
+        Parameters
+        ----------
+        skip_missing : bool
+            Missing files are not problems: they are logged (how many of how many listed) and
+            the split holds the files present.
+        """
+        problems = self.problems if skip_missing else self.missing + self.problems
+        if skip_missing and self.missing:
+            log.warning("%s (%s) %s split under %s: skipped %d of %d listed file(s) that are "
+                        "missing (skip_missing); using the %d present", self.dataset, self.fmt,
+                        self.split, self.root, len(self.missing), self.listed, len(self.entries))
+        if not problems:
             return
-        shown = self.problems[:MAX_LISTED_PROBLEMS]
-        more = len(self.problems) - len(shown)
+        shown = problems[:MAX_LISTED_PROBLEMS]
+        more = len(problems) - len(shown)
         tail = f"\n  ... and {more} more (run `reldrop3d data check {self.root}`)" if more else ""
+        hint = (f" ({len(self.missing)} of {self.listed} listed file(s) missing: use "
+                "--skip-missing (data_kwargs skip_missing=True) to use the shapes present)"
+                if self.missing and not skip_missing else "")
         raise DataError(
             f"{self.dataset} ({self.fmt}) {self.split} split under {self.root}: "
-            f"{len(self.problems)} problem(s):\n  " + "\n  ".join(shown) + tail
+            f"{len(problems)} problem(s){hint}:\n  " + "\n  ".join(shown) + tail
         )
 
     def fingerprint(self, extra: str = "") -> str:

@@ -128,7 +128,6 @@ def load_or_build(path: str | Path | None, fingerprint: str,
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays, **{_FINGERPRINT: np.array(fingerprint)})
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; caches may be shared
     except OSError as err:
         log.warning("could not write cache %s (%s); continuing without it", path, err)
     return arrays

@@ -18,11 +18,16 @@ CHECKED = ("modelnet40", "modelnet10", "shapenetpart")
 
 @dataclass
 class SplitReport:
-    """Counts of one split: ``counts`` maps class name -> shapes that read without error."""
+    """Counts of one split: ``counts`` maps class name -> shapes that read without error;
+    ``listed`` / ``present``: entries of the split lists (shapes, or h5 files) and how many of
+    them exist (None for OFF folders, which have no lists)."""
 
     split: str
     counts: dict[str, int] = field(default_factory=dict)
     bad: int = 0
+    listed: int | None = None
+    present: int | None = None
+    unit: str = ""
 
     @property
     def shapes(self) -> int:
@@ -65,8 +70,12 @@ class CheckReport:
             for s in d.splits:
                 present = [c for c in d.classes if s.counts.get(c)]
                 bad = f", {s.bad} unreadable" if s.bad else ""
+                listed = ("" if s.listed is None else
+                          f" ({s.listed}{s.unit} listed, {s.present} present"
+                          + (f", {s.listed - s.present} missing: see --skip-missing)"
+                             if s.listed > s.present else ")"))
                 lines.append(f"  {s.split}: {s.shapes} shapes in {len(present)} of "
-                             f"{len(d.classes)} classes{bad}")
+                             f"{len(d.classes)} classes{bad}{listed}")
                 lines += _wrap([f"{c} {s.counts[c]}" for c in present], "    ")
             empty = [c for c in d.classes if not any(s.counts.get(c) for s in d.splits)]
             if empty and d.splits:
@@ -110,9 +119,9 @@ def _index(name: str, fmt: str, folder: Path, split: str) -> SplitIndex:
     return shapenet.index_split(folder, fmt, split)
 
 
-def _validate(index: SplitIndex, entry):
+def _validate(index: SplitIndex, entry, num_points: int | None = None):
     module = modelnet if index.dataset.startswith("modelnet") else shapenet
-    return module.validate_entry(index, entry)
+    return module.validate_entry(index, entry, num_points)
 
 
 def _implied(name: str, fmt: str, folder: Path) -> bool:
@@ -130,7 +139,8 @@ def _implied(name: str, fmt: str, folder: Path) -> bool:
 
 
 def check_root(root: str | Path, dataset: str | None = None, fmt: str | None = None,
-               progress: Callable[[str], None] | None = None) -> CheckReport:
+               progress: Callable[[str], None] | None = None,
+               num_points: int | None = None) -> CheckReport:
     """Check every data set (or ``dataset``) in every format (or ``fmt``) under ``root``.
 
     Parameters
@@ -143,12 +153,15 @@ def check_root(root: str | Path, dataset: str | None = None, fmt: str | None = N
         Check only this format.
     progress : callable, optional
         Called with a short message before each split is read.
+    num_points : int, optional
+        Also report ModelNet shapes with fewer points, which training with this many refuses.
 
     Returns
     -------
     CheckReport
         Shapes per split and class, and every problem found (list files, missing files,
-        unknown classes, malformed rows, NaN/inf, unreadable h5 files, overlapping splits).
+        unknown classes, malformed rows, NaN/inf, absurd coordinates, meshes without area,
+        non-integer labels, unreadable h5 files, overlapping splits, too few points).
     """
     root = Path(root)
     report = CheckReport(root)
@@ -169,7 +182,7 @@ def check_root(root: str | Path, dataset: str | None = None, fmt: str | None = N
                 continue
             if not (dataset and fmt) and _implied(name, found, folder):
                 continue
-            report.datasets.append(_check_dataset(name, found, folder, progress))
+            report.datasets.append(_check_dataset(name, found, folder, progress, num_points))
     if not report.datasets and not report.problems:
         what = dataset or "ModelNet40/10 or ShapeNetPart"
         report.problems.append(f"{root}: no {what} data found"
@@ -177,8 +190,8 @@ def check_root(root: str | Path, dataset: str | None = None, fmt: str | None = N
     return report
 
 
-def _check_dataset(name: str, fmt: str, folder: Path,
-                   progress: Callable[[str], None] | None) -> DatasetReport:
+def _check_dataset(name: str, fmt: str, folder: Path, progress: Callable[[str], None] | None,
+                   num_points: int | None = None) -> DatasetReport:
     rep = DatasetReport(name, fmt, folder)
     ids_by_split: dict[str, set[str]] = {}
     for split in _splits(name):
@@ -188,16 +201,19 @@ def _check_dataset(name: str, fmt: str, folder: Path,
             rep.problems.append(f"{split} split: {err}")
             continue
         rep.classes = index.classes
-        rep.problems += index.problems
+        rep.problems += index.missing + index.problems
         if progress:
             progress(f"{name} ({fmt}) {split}: reading {len(index.entries)} file(s)")
         counts: Counter = Counter()
         sr = SplitReport(split)
+        if fmt != "off":
+            sr.listed, sr.present = index.listed, len(index.entries)
+            sr.unit = " files" if fmt == "h5" else ""
         for i, entry in enumerate(index.entries, 1):
             if progress and i % 1000 == 0:
                 progress(f"  {i} / {len(index.entries)}")
             try:
-                labels = _validate(index, entry)
+                labels = _validate(index, entry, num_points)
             except DataError as err:
                 rep.problems.append(str(err))
                 sr.bad += 1

@@ -21,8 +21,9 @@ Points: ``normal`` takes the first N rows (``sampling="first"``, the PointNet++ 
 farthest point samples N (``"fps"``, batched); ``off`` samples the mesh surface uniformly by area
 (``"random"``) or samples ``fps_candidates`` points and reduces them by FPS (``"fps"``), with face
 normals; ``h5`` takes the first N of the 2048 points (or FPS). The sampled arrays of ``normal`` and
-``off`` (and of ``h5`` with FPS) are cached on disk (:mod:`.cache`). Every cloud is centred and
-scaled into the unit sphere unless ``normalize=False``.
+``off`` (and of ``h5`` with FPS) are cached on disk (:mod:`.cache`). Every file is read and
+validated whole, whatever the sampling, so that training and ``reldrop3d data check`` agree.
+Every cloud is centred and scaled into the unit sphere unless ``normalize=False``.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ import numpy as np
 from . import register_dataset
 from .arrays import ArrayDataset, Entry, SplitIndex, cached_arrays, sample_entries
 from .base import DataError
-from .off import read_off, sample_surface
+from .off import check_surface, read_off, sample_surface
 from .readers import read_class_names, read_h5_clouds, read_lines, read_point_rows
-from .resample import FPS_SAMPLINGS, check_sampling, select_points
+from .resample import FPS_SAMPLINGS, check_point_count, check_sampling, select_points
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def _index_normal(folder: Path, name: str, split: str) -> SplitIndex:
         seen.add(shape_id)
         path = folder / m[1] / f"{shape_id}.txt"
         if not path.is_file():
-            idx.problems.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
+            idx.missing.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
             continue
         idx.entries.append(Entry(path, lookup[m[1]], shape_id))
     return idx
@@ -198,17 +199,21 @@ def _index_h5(folder: Path, name: str, split: str) -> SplitIndex:
     for line_no, line in enumerate(read_lines(list_file, "h5 file list"), 1):
         path = folder / Path(line).name  # lines carry the release's path prefix
         if not path.is_file():
-            idx.problems.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
+            idx.missing.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
         else:
             idx.entries.append(Entry(path, -1, path.stem))
     return idx
 
 
 # -- reading -------------------------------------------------------------------------------------
-def read_normal_shape(entry: Entry, max_rows: int | None = None) -> np.ndarray:
-    """(R, 6) float32 rows ``x, y, z, nx, ny, nz`` of a ``modelnet40_normal_resampled`` shape
-    (only the first ``max_rows`` when given: ``sampling="first"`` parses 1,024 of 10,000 rows)."""
-    return read_point_rows(entry.path, 6, ",", max_rows=max_rows)
+def read_normal_shape(entry: Entry) -> np.ndarray:
+    """(R, 6) float32 rows ``x, y, z, nx, ny, nz`` of a ``modelnet40_normal_resampled`` shape.
+
+    The whole file is read and validated, also for ``sampling="first"``, so that training and
+    ``reldrop3d data check`` accept and refuse the same files (a file truncated or holding NaN
+    after row N is refused either way); the sampled arrays are cached, so this happens once.
+    """
+    return read_point_rows(entry.path, 6, ",")
 
 
 def read_off_shape(entry: Entry, num_points: int, seed: int = 0) -> np.ndarray:
@@ -230,15 +235,30 @@ def read_h5_file(path: Path, num_classes: int, need_normals: bool = False) -> di
     return arrays
 
 
-def validate_entry(index: SplitIndex, entry: Entry) -> np.ndarray:
-    """Read one entry fully (raising :class:`DataError` if it is bad); returns its labels (K,)."""
+def validate_entry(index: SplitIndex, entry: Entry, num_points: int | None = None) -> np.ndarray:
+    """Read one entry fully, as training would (raising :class:`DataError` if it is bad);
+    returns its labels (K,).
+
+    Parameters
+    ----------
+    index : SplitIndex
+    entry : Entry
+    num_points : int, optional
+        Also refuse shapes with fewer points (``normal`` rows, ``h5`` points per shape), which
+        training with this many points refuses; OFF meshes are sampled to any count.
+    """
     if index.fmt == "normal":
-        read_normal_shape(entry)
+        rows = read_normal_shape(entry)
+        if num_points is not None:
+            check_point_count(len(rows), num_points, entry.path)
         return np.array([entry.label])
     if index.fmt == "off":
-        read_off(entry.path)
+        check_surface(*read_off(entry.path), entry.path)
         return np.array([entry.label])
-    return index.map_labels(read_h5_file(entry.path, index.num_file_classes)["label"])
+    arrays = read_h5_file(entry.path, index.num_file_classes)
+    if num_points is not None:
+        check_point_count(arrays["data"].shape[1], num_points, entry.path, "points per shape")
+    return index.map_labels(arrays["label"])
 
 
 def _load_h5(index: SplitIndex, num_points: int, sampling: str, use_normals: bool,
@@ -246,9 +266,7 @@ def _load_h5(index: SplitIndex, num_points: int, sampling: str, use_normals: boo
     data, normal, label = [], [], []
     for e in index.entries:
         arrays = read_h5_file(e.path, index.num_file_classes, need_normals=use_normals)
-        if arrays["data"].shape[1] < num_points:
-            raise DataError(f"{e.path}: has {arrays['data'].shape[1]} points per shape, "
-                            f"fewer than num_points={num_points}")
+        check_point_count(arrays["data"].shape[1], num_points, e.path, "points per shape")
         labels = index.map_labels(arrays["label"])
         keep = labels >= 0
         data.append(arrays["data"][keep])
@@ -278,6 +296,7 @@ def load_modelnet(
     seed: int = 0,
     normalize: bool = True,
     fps_candidates: int = 10000,
+    skip_missing: bool = False,
 ) -> ArrayDataset:
     """Build ModelNet40 or ModelNet10 (see the module docstring for formats and sampling).
 
@@ -302,6 +321,10 @@ def load_modelnet(
         Centre every cloud and scale it into the unit sphere.
     fps_candidates : int
         ``off`` + ``fps``: surface points drawn before FPS reduces them to N.
+    skip_missing : bool
+        Shapes (``normal``) or files (``h5``) named by the split lists but missing on disk are
+        left out, with a logged warning of how many (a partial download); by default they are
+        a :class:`DataError`.
 
     Returns
     -------
@@ -316,9 +339,10 @@ def load_modelnet(
     sampling = DEFAULT_SAMPLING[fmt] if sampling is None else sampling
     check_sampling(sampling, SAMPLINGS[fmt], f"{name} ({fmt}): ")
     index = index_split(folder, name, fmt, split)
-    index.raise_problems()
+    index.raise_problems(skip_missing)
     if not index.entries:
-        raise DataError(f"{folder}: the {split} split of {name} ({fmt}) has no shapes")
+        raise DataError(f"{folder}: the {split} split of {name} ({fmt}) has no shapes"
+                        + (f" ({index.listed} listed, all missing)" if index.missing else ""))
     missing = [c for c in index.classes if c not in index.class_counts()]
     if fmt != "h5" and missing:
         log.info("%s %s: no %s shapes of %d class(es): %s%s", name, fmt, split, len(missing),
@@ -328,9 +352,7 @@ def load_modelnet(
         if fmt == "h5":
             return _load_h5(index, num_points, sampling, use_normals, seed)
         if fmt == "normal":
-            first = num_points if sampling == "first" else None
-            rows = sample_entries(index.entries, lambda e: read_normal_shape(e, first),
-                                  num_points, sampling, seed=seed)
+            rows = sample_entries(index.entries, read_normal_shape, num_points, sampling, seed=seed)
         else:  # off: "random" draws exactly N surface points; "fps" reduces candidates
             count = num_points if sampling == "random" else max(fps_candidates, num_points)
             rows = sample_entries(index.entries, lambda e: read_off_shape(e, count, seed),

@@ -9,7 +9,8 @@ The reader accepts what the raw ModelNet files and common mesh libraries write:
 * polygon faces of any size (fan-triangulated) and per-face colour columns (ignored).
 
 Anything else (a missing header, counts that do not match the body, vertex indices out of
-range, NaN/inf coordinates, a mesh without area) raises :class:`DataError` naming the file.
+range, NaN/inf or absurd coordinates) raises :class:`DataError` naming the file; a mesh without
+area passes :func:`read_off` but not :func:`check_surface` (which sampling applies).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DataError
-from .readers import check_finite
+from .readers import check_coordinates, check_finite
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?OFF(?=$|[\s\d+-])")
 
@@ -46,7 +47,7 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     try:
-        text = path.read_text(errors="strict")
+        text = path.read_text(encoding="utf-8-sig", errors="strict")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -78,6 +79,7 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         )
     vertices = _vertices(body[:nv], path)
     check_finite(vertices, path, "vertex")
+    check_coordinates(vertices, path, "vertex")
     triangles = _faces(body[nv:nv + nf], nv, path)
     return vertices, triangles
 
@@ -169,6 +171,22 @@ def triangle_areas_normals(vertices: np.ndarray, triangles: np.ndarray
     return 0.5 * norm, normals
 
 
+def check_surface(vertices: np.ndarray, triangles: np.ndarray, path: str | Path = "<mesh>"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Areas (T,) and unit normals (T, 3) of a mesh that has a surface to sample.
+
+    Raises
+    ------
+    DataError
+        The mesh has zero (or non-finite) total area: every face is degenerate.
+    """
+    areas, normals = triangle_areas_normals(vertices, triangles)
+    total = areas.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise DataError(f"{path}: mesh has zero surface area (all faces degenerate)")
+    return areas, normals
+
+
 def sample_surface(
     vertices: np.ndarray, triangles: np.ndarray, num_points: int, rng: np.random.Generator,
     path: str | Path = "<mesh>",
@@ -200,10 +218,7 @@ def sample_surface(
     """
     if num_points < 1:
         raise ValueError(f"num_points must be >= 1, got {num_points}")
-    areas, normals = triangle_areas_normals(vertices, triangles)
-    total = areas.sum()
-    if not np.isfinite(total) or total <= 0:
-        raise DataError(f"{path}: mesh has zero surface area (all faces degenerate)")
+    areas, normals = check_surface(vertices, triangles, path)
     cdf = np.cumsum(areas)
     face = np.searchsorted(cdf, rng.random(num_points) * cdf[-1], side="right")
     face = np.minimum(face, len(areas) - 1)

@@ -1,8 +1,10 @@
 """Validated readers for the raw file formats of the public data sets: text point rows and HDF5.
 
 Every reader raises :class:`~reldrop3d.data.base.DataError` naming the file (and the row where it
-applies) for missing files, malformed rows, wrong column counts, NaN/inf values, unreadable or
-truncated HDF5 files and missing HDF5 keys. Nothing is skipped silently.
+applies) for missing files, malformed rows, wrong column counts, NaN/inf values, absurd coordinates
+(``|x| > MAX_ABS_COORDINATE``: such values overflow float32 arithmetic downstream), non-integer
+labels, unreadable or truncated HDF5 files and missing HDF5 keys. Nothing is skipped silently.
+Text files may start with a UTF-8 byte-order mark.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .base import DataError
+
+#: coordinates beyond this magnitude are refused (the public data sets lie within |x| < 1e3;
+#: squares of values >= ~1.8e19 overflow float32, which would collapse a whole shape)
+MAX_ABS_COORDINATE = 1e9
 
 
 def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = ",",
@@ -40,14 +46,15 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
     ------
     DataError
         Missing or empty file, a row that is not ``num_columns`` numbers (the message gives the
-        row), or a NaN / inf value.
+        row), a NaN / inf value, or a coordinate (first three columns) beyond
+        :data:`MAX_ABS_COORDINATE`.
     """
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
             rows = np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2,
-                              comments=None, max_rows=max_rows)
+                              comments=None, max_rows=max_rows, encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (ValueError, UnicodeDecodeError) as err:
@@ -59,6 +66,7 @@ def read_point_rows(path: str | Path, num_columns: int, delimiter: str | None = 
     if rows.shape[1] != num_columns:
         raise DataError(f"{path}: expected {num_columns} columns per row, found {rows.shape[1]}")
     check_finite(rows, path)
+    check_coordinates(rows[:, :3], path)
     return rows
 
 
@@ -81,6 +89,35 @@ def check_finite(values: np.ndarray, path: str | Path, what: str = "point") -> N
         raise DataError(
             f"{path}: {len(rows)} {what}(s) with NaN/inf values (first at row {int(rows[0]) + 1})"
         )
+
+
+def check_coordinates(xyz: np.ndarray, path: str | Path, what: str = "point") -> None:
+    """Raise :class:`DataError` if a coordinate of ``xyz`` (R, C) or (B, P, 3) exceeds
+    :data:`MAX_ABS_COORDINATE` in magnitude (names the first bad row, or shape and point)."""
+    bad = np.abs(xyz) > MAX_ABS_COORDINATE
+    if not bad.any():
+        return
+    where = np.argwhere(bad)[0]
+    value = float(xyz[tuple(where)])
+    at = (f"shape {int(where[0]) + 1} point {int(where[1]) + 1}" if xyz.ndim == 3
+          else f"row {int(where[0]) + 1}")
+    raise DataError(f"{path}: absurd coordinate {value:.3g} at {what} {at} "
+                    f"(|x| > {MAX_ABS_COORDINATE:.0e}; a unit error or a corrupt file?)")
+
+
+def integer_values(values: np.ndarray, path: str | Path, key: str) -> np.ndarray:
+    """``values`` as int64; :class:`DataError` naming ``key`` if any is not a whole number
+    (float labels would otherwise be truncated silently)."""
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64)
+    if values.dtype.kind != "f":
+        raise DataError(f"{path}: HDF5 key {key!r} has dtype {values.dtype}, expected integers")
+    flat = values.reshape(-1)
+    bad = ~(np.isfinite(flat) & (flat == np.round(flat)))
+    if bad.any():
+        raise DataError(f"{path}: HDF5 key {key!r} holds non-integer value {float(flat[bad][0])!r} "
+                        f"(at position {int(np.argmax(bad)) + 1}); expected whole numbers")
+    return values.astype(np.int64)
 
 
 def read_h5(path: str | Path, required: dict[str, int], optional: tuple[str, ...] = ()) -> dict:
@@ -163,14 +200,16 @@ def read_h5_clouds(path: str | Path, num_classes: int, per_point: tuple[str, ...
     Raises
     ------
     DataError
-        See :func:`read_h5`; also wrong shapes, NaN/inf points, labels out of range.
+        See :func:`read_h5`; also wrong shapes, NaN/inf points, absurd coordinates, labels or
+        per-point ids that are not whole numbers, labels out of range.
     """
     arrays = read_h5(path, {"data": 3, "label": 1, **{k: 2 for k in per_point}}, optional)
     data = arrays["data"]
     if data.shape[-1] != 3:
         raise DataError(f"{path}: 'data' has shape {data.shape}, expected (B, P, 3)")
     check_finite(data.reshape(len(data), -1), path, "shape")
-    label = arrays["label"].astype(np.int64)
+    check_coordinates(data, path)
+    label = integer_values(arrays["label"], path, "label")
     bad = (label < 0) | (label >= num_classes)
     if bad.any():
         raise DataError(f"{path}: label {int(label[bad][0])} out of range [0, {num_classes})")
@@ -179,7 +218,7 @@ def read_h5_clouds(path: str | Path, num_classes: int, per_point: tuple[str, ...
         if arrays[key].shape != data.shape[:2]:
             raise DataError(f"{path}: {key!r} has shape {arrays[key].shape}, "
                             f"expected {data.shape[:2]}")
-        out[key] = arrays[key].astype(np.int64)
+        out[key] = integer_values(arrays[key], path, key)
     for key in optional:
         if key in arrays:
             if arrays[key].shape != data.shape:
@@ -191,7 +230,8 @@ def read_h5_clouds(path: str | Path, num_classes: int, per_point: tuple[str, ...
 
 
 def read_lines(path: str | Path, what: str = "list file") -> list[str]:
-    """Non-blank, stripped lines of a small text file (class names, split lists).
+    """Non-blank, stripped lines of a small text file (class names, split lists); a UTF-8
+    byte-order mark (Windows editors) is dropped.
 
     Raises
     ------
@@ -202,7 +242,7 @@ def read_lines(path: str | Path, what: str = "list file") -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: {what} not found")
     try:
-        lines = [ln.strip() for ln in path.read_text().splitlines()]
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: cannot read {what} ({err})") from None
     lines = [ln for ln in lines if ln]

@@ -26,6 +26,13 @@ def check_sampling(sampling: str, allowed: Sequence[str] = SAMPLINGS, where: str
         raise ValueError(f"{where}sampling must be one of {tuple(allowed)}, got {sampling!r}")
 
 
+def check_point_count(rows: int, num_points: int, name: str | Path, what: str = "points") -> None:
+    """Raise :class:`DataError` naming ``name`` if a shape of ``rows`` points has fewer than
+    ``num_points`` (the loaders that do not pad refuse such shapes)."""
+    if rows < num_points:
+        raise DataError(f"{name}: has {rows} {what}, fewer than num_points={num_points}")
+
+
 def shape_rng(seed: int, index: int) -> np.random.Generator:
     """Independent, reproducible random stream of the shape at position ``index``."""
     return np.random.default_rng([int(seed), int(index)])
@@ -85,8 +92,8 @@ def select_points(
         r = len(cloud)
         if r < num_points:
             if not allow_fewer:
-                name = paths[b] if paths is not None else f"cloud {indices[b]}"
-                raise DataError(f"{name}: has {r} points, fewer than num_points={num_points}")
+                check_point_count(r, num_points, paths[b] if paths is not None
+                                  else f"cloud {indices[b]}")
             if r == 0:
                 name = paths[b] if paths is not None else f"cloud {indices[b]}"
                 raise DataError(f"{name}: has no points")

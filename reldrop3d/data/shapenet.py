@@ -69,7 +69,10 @@ def _is_format(folder: Path, fmt: str) -> bool:
     if fmt == "normal":
         return ((folder / CATEGORY_FILES["normal"]).is_file()
                 and (folder / "train_test_split").is_dir())
-    return any(folder.glob("*_hdf5_file_list.txt")) or any(folder.glob("ply_data_*.h5"))
+    if any(folder.glob("*_hdf5_file_list.txt")):
+        return True
+    # ply_data_*.h5 alone: unless it is a ModelNet h5 release (its class list is shape_names.txt)
+    return any(folder.glob("ply_data_*.h5")) and not (folder / "shape_names.txt").is_file()
 
 
 def locate(root: str | Path, fmt: str = "auto") -> tuple[str, Path]:
@@ -140,7 +143,7 @@ def _index_normal(idx: SplitIndex, split: str) -> None:
     if not list_file.is_file():
         raise DataError(f"{list_file}: split list not found")
     try:
-        items = json.loads(list_file.read_text())
+        items = json.loads(list_file.read_text(encoding="utf-8-sig"))
     except (ValueError, OSError) as err:
         raise DataError(f"{list_file}: not a JSON list ({err})") from None
     if not isinstance(items, list):
@@ -164,7 +167,7 @@ def _index_normal(idx: SplitIndex, split: str) -> None:
         seen.add(shape_id)
         path = folder / synset / f"{token}.txt"
         if not path.is_file():
-            idx.problems.append(f"{path}: missing (listed in {list_file.name} entry {i})")
+            idx.missing.append(f"{path}: missing (listed in {list_file.name} entry {i})")
             continue
         idx.entries.append(Entry(path, synsets[synset], shape_id))
 
@@ -177,7 +180,7 @@ def _index_h5(idx: SplitIndex, split: str) -> None:
     for line_no, line in enumerate(read_lines(list_file, "h5 file list"), 1):
         path = folder / Path(line).name
         if not path.is_file():
-            idx.problems.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
+            idx.missing.append(f"{path}: missing (listed in {list_file.name} line {line_no})")
         else:
             idx.entries.append(Entry(path, -1, path.stem))
 
@@ -214,8 +217,11 @@ def read_h5_file(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def validate_entry(index: SplitIndex, entry: Entry) -> np.ndarray:
-    """Read one entry fully (raising :class:`DataError` if it is bad); returns its labels (K,)."""
+def validate_entry(index: SplitIndex, entry: Entry, num_points: int | None = None) -> np.ndarray:
+    """Read one entry fully (raising :class:`DataError` if it is bad); returns its labels (K,).
+
+    ``num_points`` is accepted for symmetry with ModelNet and ignored: ShapeNetPart shapes with
+    fewer points are padded by repeating points (see the module docstring)."""
     if index.fmt == "normal":
         read_txt_shape(entry)
         return np.array([entry.label])
@@ -244,6 +250,7 @@ def load_shapenet(
     seed: int = 0,
     normalize: bool = True,
     categories: list[str] | None = None,
+    skip_missing: bool = False,
 ) -> ArrayDataset:
     """Build ShapeNetPart (``name="shapenetpart"``) or its classification view (``"shapenet"``).
 
@@ -268,6 +275,10 @@ def load_shapenet(
         Centre every cloud and scale it into the unit sphere.
     categories : list of str, optional
         Keep only these categories (labels stay the global 0..15 indices).
+    skip_missing : bool
+        Shapes (``normal``) or files (``h5``) named by the split lists but missing on disk are
+        left out, with a logged warning of how many (a partial download); by default they are
+        a :class:`DataError`.
 
     Returns
     -------
@@ -288,7 +299,7 @@ def load_shapenet(
                         "(use use_normals=False or the normal format)")
     keep = _category_filter(categories)
     index = index_split(folder, fmt, split, "shapenetpart")  # both views share one cache
-    index.raise_problems()
+    index.raise_problems(skip_missing)
     if fmt == "normal":
         index.entries = [e for e in index.entries if keep[e.label]]
     if not index.entries:

@@ -56,8 +56,18 @@ def normalize_unit_sphere(x: Tensor) -> Tensor:
     -------
     Tensor, the shape of ``x``
         Normals (channels 3:6) unchanged.
+
+    Notes
+    -----
+    Each cloud is first divided by its largest absolute coordinate (the result is the same, as
+    the normalisation is scale invariant), so that the mean and the norm cannot overflow: in
+    float32 the squares of coordinates >= ~1.8e19 are inf, which would collapse the whole
+    shape to the origin.
     """
-    xyz = x[..., :3] - x[..., :3].mean(1, keepdim=True)
+    xyz = x[..., :3]
+    scale = xyz.abs().amax(dim=(1, 2), keepdim=True)
+    xyz = xyz / torch.where(scale > 0, scale, torch.ones_like(scale))
+    xyz = xyz - xyz.mean(1, keepdim=True)
     r = xyz.norm(dim=-1).amax(1).clamp(min=1e-12).view(-1, 1, 1)
     return torch.cat([xyz / r, x[..., 3:]], -1)
 

@@ -22,7 +22,8 @@ AUGMENT_ORDERS = ("mask-first", "augment-first")
 VAL_SPLITS = ("auto", "holdout", "val", "test")
 FORWARD_MODES = ("train", "eval")
 # data-set arguments that have a field of their own (``--data-kw`` may not set them)
-OWN_DATA_FIELDS = {"num_points": "--num-points", "use_normals": "--normals", "root": "--data-root"}
+OWN_DATA_FIELDS = {"num_points": "--num-points", "use_normals": "--normals", "root": "--data-root",
+                   "skip_missing": "--skip-missing"}
 
 
 @dataclass
@@ -39,6 +40,8 @@ class TrainConfig:
         flag="--data-kw", group="data", kind="kv")
     num_points: int = option(1024, "points per cloud", group="data")
     use_normals: bool = option(False, "use xyz + normals as input", flag="--normals", group="data")
+    skip_missing: bool = option(False, "ModelNet / ShapeNet: train on the shapes present when list "
+                                "files name missing ones (logs how many per split)", group="data")
     train_split: str = option("train", "split trained on (e.g. trainval for ShapeNet, as the "
                               "official code trains its 16-class ShapeNet run)", group="data")
     val_split: str = option(
@@ -159,6 +162,12 @@ class TrainConfig:
             raise ValueError(
                 "data_kwargs (--data-kw) may not set " + ", ".join(
                     f"{k} (use {OWN_DATA_FIELDS[k]})" for k in clash))
+        if self.skip_missing:
+            from ..data import ON_DISK_DATASETS
+
+            if self.data not in ON_DISK_DATASETS:
+                raise ValueError(f"--skip-missing applies to {', '.join(ON_DISK_DATASETS)}, "
+                                 f"not {self.data!r}")
         fmt = self.data_kwargs.get("format")
         if fmt is not None and self.data_format is not None and fmt != self.data_format:
             raise ValueError(f"--format {self.data_format} and --data-kw format={fmt} disagree")
@@ -197,4 +206,6 @@ class TrainConfig:
             kw["format"] = self.data_format
         if self.data_root is not None:
             kw["root"] = self.data_root
+        if self.skip_missing:
+            kw["skip_missing"] = True
         return kw

@@ -25,7 +25,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .options import parse_key_values
+from .options import KeyValueArg, parse_key_values
 
 FLAG_KEYS = ("help", "flag", "group", "choices", "metavar", "kind", "cli")
 
@@ -143,7 +143,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, exclude: tuple
             kw["action"] = argparse.BooleanOptionalAction
         elif kind in ("kv", "dict"):
             kw.update(nargs="*", metavar=kw.get("metavar", "KEY=VALUE"),
-                      type=_KeyValue(flag))
+                      type=KeyValueArg(flag))
         elif kind == "list":
             inner = typing.get_args(_unwrap_optional(hints[f.name])[0])
             kw.update(nargs="+", type=inner[0] if inner and inner[0] in (int, float, str) else str)
@@ -155,20 +155,6 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, exclude: tuple
             kw["type"] = _int_or_str
         g.add_argument(flag, **kw)
     return flags
-
-
-class _KeyValue:
-    """argparse ``type`` for one ``KEY=VALUE`` item (a usage error naming the flag otherwise)."""
-
-    def __init__(self, flag: str):
-        self.flag = flag
-        self.__name__ = f"{flag} KEY=VALUE"
-
-    def __call__(self, text: str):
-        key, sep, _ = text.partition("=")
-        if not sep or not key.strip():
-            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-        return text
 
 
 # -- files ---------------------------------------------------------------------------------------

@@ -6,6 +6,37 @@ import argparse
 import ast
 
 
+class KeyValueArg:
+    """argparse ``type`` of one ``KEY=VALUE`` item: a usage error naming the flag otherwise.
+
+    Parameters
+    ----------
+    flag : str
+        The option's spelling, e.g. ``"--data-kw"`` (argparse names it in the error).
+    """
+
+    def __init__(self, flag: str):
+        self.flag = flag
+        self.__name__ = f"{flag} KEY=VALUE"
+
+    def __call__(self, text: str) -> str:
+        key, sep, _ = text.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        return text
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type`` of an integer >= 0 (seeds, counts): a usage error naming the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def parse_key_values(items: list[str] | None, flag: str = "KEY=VALUE") -> dict:
     """``["k=v", ...]`` -> dict; values are Python literals when they parse (``k=3``, ``k=True``).
 

@@ -381,7 +381,7 @@ def test_off_tree_problems(tmp_path, build):
         _load(root, format="off", cache_dir=False)
 
 
-def test_first_sampling_parses_only_the_rows_it_uses(tmp_path, build):
+def test_first_sampling_validates_the_whole_file_as_data_check_does(tmp_path, build):
     from reldrop3d.data.check import check_root
 
     root = build.modelnet_normal(tmp_path / NORMAL, classes=("bed",), rows=300)
@@ -389,7 +389,7 @@ def test_first_sampling_parses_only_the_rows_it_uses(tmp_path, build):
     lines = shape.read_text().splitlines()
     lines[200] = "1,2,broken,0,0,1"
     shape.write_text("\n".join(lines) + "\n")
-    assert len(_load(root, "test", cache_dir=False, format="normal", num_points=64)) == 1
-    with pytest.raises(DataError, match="bed_0003.txt: malformed row .line 201"):
-        _load(root, "test", cache_dir=False, format="normal", num_points=64, sampling="fps")
+    for sampling in ("first", "fps"):  # row 201 is past the 64 used: refused all the same
+        with pytest.raises(DataError, match="bed_0003.txt: malformed row .line 201"):
+            _load(root, "test", cache_dir=False, format="normal", num_points=64, sampling=sampling)
     assert "bed_0003.txt: malformed row (line 201" in check_root(root).all_problems[0]

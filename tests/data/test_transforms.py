@@ -35,6 +35,19 @@ def test_normalize_unit_sphere_single_and_batched(cloud):
     torch.testing.assert_close(out[..., 3:], cloud[..., 3:])
 
 
+@pytest.mark.parametrize("scale", [1e-30, 1e20, 1e30, 1e36])
+def test_normalize_unit_sphere_cannot_overflow(cloud, scale):
+    """float32 squares of coordinates >= ~1.8e19 are inf: a naive norm collapses the shape."""
+    scaled = torch.cat([cloud[..., :3] * scale, cloud[..., 3:]], -1)
+    out = normalize_unit_sphere(scaled)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, normalize_unit_sphere(cloud), rtol=1e-4, atol=1e-5)
+    one_far = cloud.clone()
+    one_far[1, 7, 0] = 1e20  # one absurd point: the others squeeze together but stay apart
+    out = normalize_unit_sphere(one_far)
+    assert torch.isfinite(out).all() and out[1, :, :3].norm(dim=-1).amax() == pytest.approx(1)
+
+
 def test_rotation_keeps_norms_and_y_and_rotates_normals(cloud):
     out = random_rotate_y(cloud, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(out[..., :3].norm(dim=-1), cloud[..., :3].norm(dim=-1))

@@ -67,13 +67,18 @@ def test_a_crafted_pickle_does_not_run(tmp_path, where):
     assert not marker.exists()
 
 
-def test_a_crafted_checkpoint_does_not_run_through_the_cli(tmp_path):
+def test_a_crafted_checkpoint_does_not_run_through_the_cli(tmp_path, capsys):
     from reldrop3d.cli import main
 
     marker = tmp_path / "pwned"
     _write(tmp_path / "evil.ckpt", extra={"callbacks": {"x": _TouchOnLoad(marker)}})
-    with pytest.raises(CheckpointError, match="evil.ckpt"):
-        main(["evaluate", str(tmp_path / "evil.ckpt")])
+    assert main(["evaluate", str(tmp_path / "evil.ckpt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("reldrop3d: error: ")
+    assert "evil.ckpt" in err and "refusing" in err
+    assert not marker.exists()
+    with pytest.raises(CheckpointError, match="evil.ckpt"):  # --debug: the exception itself
+        main(["--debug", "evaluate", str(tmp_path / "evil.ckpt")])
     assert not marker.exists()
 
 
