@@ -30,7 +30,7 @@ def test_baseline_learns_the_shortcut():
     assert 0 < row["pointing_game"] <= 1
 
 
-def test_command_writes_table(tmp_path):
+def test_command_writes_table(tmp_path, capsys):
     out = tmp_path / "bench"
     rc = main(["bias-benchmark", "--quick", "--methods", "baseline", "energy", "--seeds", "2",
                "--epochs", "1", "--num-points", "24", "--clutter-points", "3", "--train-shapes",
@@ -52,8 +52,10 @@ def test_command_writes_table(tmp_path):
                  "--out", str(merged)]) == 0
     rows = [line for line in (merged / "table.md").read_text().splitlines() if line.startswith("|")]
     assert rows == [line for line in table.splitlines() if line.startswith("|")]
-    with pytest.raises(SystemExit, match="cannot read"):
-        main(["bias-benchmark", "--merge", str(tmp_path / "missing"), "--out", str(merged)])
+    capsys.readouterr()
+    assert main(["bias-benchmark", "--merge", str(tmp_path / "missing"), "--out", str(merged)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("reldrop3d: error:") and "cannot read" in err[0]
 
 
 def test_format_table_mean_std_and_time_ratio():
@@ -81,9 +83,10 @@ def test_config_rejects_bad_settings(kwargs, match):
 
 @pytest.mark.parametrize("argv", [["--weight", "rrx=1"], ["--weight", "rrr=abc"], ["--seeds", "0"],
                                   ["--methods", "nope"]])
-def test_command_rejects_bad_arguments(argv, tmp_path):
-    with pytest.raises(SystemExit, match="bias-benchmark"):
-        main(["bias-benchmark", "--out", str(tmp_path), *argv])
+def test_command_rejects_bad_arguments(argv, tmp_path, capsys):
+    assert main(["bias-benchmark", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("reldrop3d: error: bias-benchmark")
 
 
 def test_digits_variant_data():

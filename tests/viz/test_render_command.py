@@ -1,5 +1,7 @@
 """``reldrop3d render`` end to end on tiny inputs (untrained PointNet in a real checkpoint file)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -65,10 +67,16 @@ def test_render_file_without_model(tmp_path):
     assert rc == 0 and (tmp_path / "sample_0_relevance.png").stat().st_size > 0
 
 
-def test_render_bad_target(tmp_path, checkpoint):
-    with pytest.raises(SystemExit, match="unknown class"):
-        main(["render", "--checkpoint", str(checkpoint), "--target", "spaceship",
-              "--out", str(tmp_path), "--backend", "matplotlib"])
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("reldrop3d: error:"), err
+    return err[0]
+
+
+def test_render_bad_target(tmp_path, checkpoint, capsys):
+    assert main(["render", "--checkpoint", str(checkpoint), "--target", "spaceship",
+                 "--out", str(tmp_path), "--backend", "matplotlib"]) == 2
+    assert "unknown class" in _one_line_error(capsys)
 
 
 def test_out_png_is_the_file(tmp_path, checkpoint, capsys):
@@ -92,8 +100,8 @@ def test_out_without_png_suffix_is_a_folder(tmp_path, checkpoint):
                                                         "sample_1_relevance.png"]
 
 
-def test_out_png_with_several_samples_without_grid_is_refused(tmp_path, checkpoint):
-    with pytest.raises(SystemExit, match="one PNG file but 2 samples.*--grid"):
-        main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1",
-              "--out", str(tmp_path / "x.png"), "--backend", "matplotlib"])
+def test_out_png_with_several_samples_without_grid_is_refused(tmp_path, checkpoint, capsys):
+    assert main(["render", "--checkpoint", str(checkpoint), "--index", "0", "1",
+                 "--out", str(tmp_path / "x.png"), "--backend", "matplotlib"]) == 2
+    assert re.search("one PNG file but 2 samples.*--grid", _one_line_error(capsys))
     assert not (tmp_path / "x.png").exists()
