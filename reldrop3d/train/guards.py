@@ -1,6 +1,6 @@
 """Checks that stop a training run rather than let it produce a silently wrong result.
 
-* :class:`FiniteGuard`: a non-finite loss or parameter stops training at the step it appears
+* :func:`finite_guard`: a non-finite loss or parameter stops training at the step it appears
   (:class:`TrainingDiverged`), before a checkpoint of the broken model is written;
 * :func:`check_batch_size`: a global batch larger than the training set is refused (the sampler
   would repeat samples to fill it);
@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import lightning as L
 import torch
 
 
@@ -33,35 +32,44 @@ def _first_non_finite(module: torch.nn.Module) -> str | None:
     return params[int((~ok).nonzero()[0])][0]
 
 
-class FiniteGuard(L.Callback):
-    """Raise :class:`TrainingDiverged` after any training step whose loss or updated parameters
-    are not finite.
+def check_finite_step(trainer, pl_module, loss, batch_idx: int) -> None:
+    """Raise :class:`TrainingDiverged` if ``loss`` or a parameter of ``pl_module`` is not finite
+    (the message names epoch, batch, step, the learning rate and the last checkpoint)."""
+    bad_loss = isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all())
+    bad_param = _first_non_finite(pl_module)
+    if not (bad_loss or bad_param):
+        return
+    what = []
+    if bad_loss:
+        what.append(f"the loss is {float(loss.detach().float().mean())}")
+    if bad_param:
+        what.append(f"parameter {bad_param} holds NaN/inf values")
+    lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+    last = [cb.best_model_path for cb in trainer.checkpoint_callbacks
+            if getattr(cb, "filename", None) == "last" and cb.best_model_path]
+    saved = (f"the last checkpoint, of an earlier epoch, is {last[0]}" if last
+             else "no checkpoint was written")
+    raise TrainingDiverged(
+        f"training diverged at epoch {trainer.current_epoch}, batch {batch_idx} (global step "
+        f"{trainer.global_step}): {' and '.join(what)}; lower --lr (now {lr:g}) or check the "
+        f"data and the loss weights; {saved}")
+
+
+def finite_guard():
+    """A Lightning callback that calls :func:`check_finite_step` after every training step.
 
     Checked after the optimiser step (every process sees the same parameters, so under DDP all
-    processes stop at the same step). The checkpoints written so far are those of earlier,
-    finite epochs.
+    processes stop at the same step), before the epoch's checkpoints are written: those on disk
+    are of earlier, finite epochs. (Built on demand: importing lightning costs seconds.)
     """
+    import lightning as L
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        bad_loss = isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all())
-        bad_param = _first_non_finite(pl_module)
-        if not (bad_loss or bad_param):
-            return
-        what = []
-        if bad_loss:
-            what.append(f"the loss is {float(loss.detach().float().mean())}")
-        if bad_param:
-            what.append(f"parameter {bad_param} holds NaN/inf values")
-        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
-        last = [cb.best_model_path for cb in trainer.checkpoint_callbacks
-                if getattr(cb, "filename", None) == "last" and cb.best_model_path]
-        saved = (f"the last checkpoint, of an earlier epoch, is {last[0]}" if last
-                 else "no checkpoint was written")
-        raise TrainingDiverged(
-            f"training diverged at epoch {trainer.current_epoch}, batch {batch_idx} (global step "
-            f"{trainer.global_step}): {' and '.join(what)}; lower --lr (now {lr:g}) or check the "
-            f"data and the loss weights; {saved}")
+    class FiniteGuard(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+            check_finite_step(trainer, pl_module, loss, batch_idx)
+
+    return FiniteGuard()
 
 
 def check_batch_size(batch_size: int, world_size: int, num_train: int, where: str) -> None:
@@ -103,5 +111,5 @@ def finite_or_none(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["FiniteGuard", "TrainingDiverged", "check_batch_size", "check_data_root_used",
+__all__ = ["TrainingDiverged", "check_finite_step", "finite_guard", "check_batch_size", "check_data_root_used",
            "finite_or_none"]

@@ -19,7 +19,7 @@ from ..models.checkpoint import META_KEY, read_checkpoint
 from ..utils.io import atomic_write_text
 from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
-from .guards import FiniteGuard, check_batch_size, check_data_root_used, finite_or_none
+from .guards import check_batch_size, check_data_root_used, finite_guard, finite_or_none
 from .input_dropout import InputDropout, masker_from_config
 from .metrics_log import METRICS_FILE, MetricsCSV, metric_rows, truncate_metrics
 from .module import PointCloudTask
@@ -275,7 +275,7 @@ def _fit(cfg: TrainConfig, out: Path, replaced: list[str], resume_epoch: int | N
                    and any(k.startswith("val_") for k in r)]
     history = ValidationHistory(earlier)
     callbacks = [ckpt_cb, last_cb, history, EpochSeeding(cfg.seed, task.input_dropout),
-                 FiniteGuard(), *callbacks]
+                 finite_guard(), *callbacks]
     if not cfg.progress:  # non-interactive logs: one line per epoch instead of a progress bar
         callbacks.append(EpochProgressLine())
     trainer = L.Trainer(
