@@ -121,8 +121,8 @@ def test_results_are_json_safe(name, value, expected):
 
 
 def test_train_command_prints_valid_json_for_non_finite_metrics(monkeypatch, capsys):
-    from reldrop3d.commands import train as train_cmd
     import reldrop3d.train.run as run
+    from reldrop3d.commands import train as train_cmd
 
     monkeypatch.setattr(run, "train", lambda cfg: {"metrics": {"val_loss": float("nan")},
                                                    "best": None})
