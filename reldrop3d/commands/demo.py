@@ -15,7 +15,8 @@ DEMO_DEFAULTS = dict(epochs=4, num_points=512, train_shapes=2400, test_shapes=60
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default="outputs/demo",
+                   help="output folder, replaced by every demo run (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=DEMO_DEFAULTS["epochs"])
     p.add_argument("--num-points", type=int, default=DEMO_DEFAULTS["num_points"])
     p.add_argument("--train-shapes", type=int, default=DEMO_DEFAULTS["train_shapes"])
@@ -56,6 +57,7 @@ def run(args) -> int:
         val_split="val",
         seed=args.seed,
         out=str(out),
+        overwrite=True,  # the demo's folder is its own: a second demo replaces the first
         progress=not args.no_progress,
     )
     result = train(cfg)

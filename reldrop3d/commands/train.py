@@ -43,8 +43,9 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    from ..train.guards import finite_or_none
     from ..train.run import train
 
     result = train(config_from_args(args))
-    print(json.dumps(result, indent=2))
+    print(json.dumps(finite_or_none(result), indent=2, allow_nan=False))  # NaN / inf: null
     return 0

@@ -14,7 +14,8 @@ Variants (each a :class:`reldrop3d.train.config.TrainConfig` override):
 ================== ===========================================================================
 
 Outputs in ``out``: ``runs/<variant>/seed<k>/`` (training run + ``eval.json``; a finished run is
-reused when the command is repeated), ``results.csv`` (one row per run), ``curves.csv``
+reused when the command is repeated, an interrupted one resumed from its ``last.ckpt``, one of
+other settings replaced), ``results.csv`` (one row per run), ``curves.csv``
 (occlusion curves per run), ``results.md`` (the table), ``occlusion_curves.png`` and
 ``metrics.png``. The models evaluated are the *last* checkpoints: all variants train for the same
 number of epochs and no variant is selected on the test split.
@@ -106,21 +107,53 @@ def evaluate_run(checkpoint: str, cfg: CompareConfig, seed: int) -> dict[str, An
     return result
 
 
+def _settings(config: dict) -> dict:
+    from ..train.config import LIFECYCLE_FIELDS
+
+    return {k: v for k, v in config.items() if k not in LIFECYCLE_FIELDS}
+
+
+def _continue_or_replace(tc, log):
+    """``tc`` resuming the interrupted run of the same settings in its folder, or replacing a
+    run of other settings there (the folder is this command's)."""
+    import dataclasses
+
+    from ..train.run_dir import run_files
+
+    out = Path(tc.out)
+    last, stored = out / "checkpoints" / "last.ckpt", out / "config.json"
+    if last.is_file() and stored.is_file():
+        try:
+            same = _settings(json.loads(stored.read_text())) == tc.settings()
+        except ValueError:
+            same = False
+        if same:
+            log(f"[compare] resuming the interrupted run in {out} from {last}")
+            return dataclasses.replace(tc, resume=str(last))
+    if run_files(out):
+        log(f"[compare] replacing the run of other settings in {out}")
+        return dataclasses.replace(tc, overwrite=True)
+    return tc
+
+
 def run_one(cfg: CompareConfig, variant: str, seed: int, log=print) -> dict[str, Any]:
-    """Train and evaluate one (variant, seed); reuses ``eval.json`` of a finished earlier run."""
+    """Train and evaluate one (variant, seed); reuses ``eval.json`` of a finished earlier run,
+    resumes an interrupted one of the same settings and replaces one of other settings."""
     from ..train.run import train
 
     tc = train_config(cfg, variant, seed)
     done = Path(tc.out) / "eval.json"
     if done.is_file():
         stored = json.loads(done.read_text())
-        if stored.get("config") == tc.to_dict() and stored.get("fractions") == list(cfg.fractions):
+        if (_settings(stored.get("config") or {}) == tc.settings()
+                and stored.get("fractions") == list(cfg.fractions)):
             log(f"[compare] {variant} seed {seed}: reusing {done}")
             return stored["result"]
+    tc = _continue_or_replace(tc, log)
     log(f"[compare] {variant} seed {seed}: training {tc.epochs} epochs -> {tc.out}")
     trained = train(tc)
     result = evaluate_run(trained["last_checkpoint"], cfg, seed)
-    payload = {"config": tc.to_dict(), "fractions": list(cfg.fractions), "result": result}
+    payload = {"config": tc.settings(), "fractions": list(cfg.fractions), "result": result}
     atomic_write_text(done, json.dumps(payload, indent=2))
     log(f"[compare] {variant} seed {seed}: " +
         ", ".join(f"{m} {result[m]:.3f}" for m in METRICS))
