@@ -38,7 +38,7 @@ def run(args) -> int:
     from ..models.checkpoint import load_model
     from ..train.config import TrainConfig
     from ..train.run import train
-    from ..viz import render_relevance_png
+    from ..viz import canonical_view, render_relevance_png
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -72,9 +72,12 @@ def run(args) -> int:
     r = relevance(model, x, sample["label"][None])[0]
     with torch.no_grad():
         pred = model(x).argmax(-1).item()
+    true_name = test.classes[int(sample["label"])]
+    elev, azim = canonical_view(sample["points"], true_name)  # as `reldrop3d render` shows it
     png = render_relevance_png(
-        sample["points"], r, out / "relevance.png",
-        title=f"LRP relevance: true {test.classes[int(sample['label'])]}, predicted {test.classes[pred]}",
+        sample["points"], r, out / "relevance.png", width=900, height=420, views=2,
+        elev=elev, azim=azim,
+        title=f"LRP relevance: true {true_name}, predicted {test.classes[pred]} (two sides)",
     )
     fractions = [0.0, 0.1, 0.25, 0.5]
     occ = occlusion_accuracy(model, test, fractions, orders=("most", "random"))
