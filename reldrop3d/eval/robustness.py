@@ -828,24 +828,28 @@ def plot_heatmap(report: RobustnessReport, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [r for r in (report.model, report.reference) if r is not None]
-    data = [np.array([r.errors(c) for c in report.model.corruptions]) for r in panels]
-    vmax = max(1e-6, max(float(np.nanmax(d)) for d in data))
+    panels = [(role, r) for role, r in (("model", report.model), ("reference", report.reference))
+              if r is not None]
     m = report.model
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, dpi=120,
-                             figsize=(len(panels) * (1.1 * len(m.severities) + 2.6),
-                                      0.5 * len(m.corruptions) + 1.6))
-    for ax, r, d in zip(axes[0], panels, data):
-        im = ax.imshow(d, cmap="magma_r", vmin=0, vmax=vmax)
+    data = [np.array([r.errors(c) for c in m.corruptions]) for _, r in panels]
+    vmax = max(1e-6, max(float(np.nanmax(d)) for d in data))
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, dpi=120, layout="constrained",
+                             figsize=(len(panels) * (0.75 * len(m.severities) + 1.6) + 0.8,
+                                      0.45 * len(m.corruptions) + 1.4))
+    for ax, (role, r), d in zip(axes[0], panels, data):
+        im = ax.imshow(d, cmap="magma_r", vmin=0, vmax=vmax, aspect="auto")
         ax.set_xticks(range(len(r.severities)), [f"s{s}" for s in r.severities], fontsize=8)
-        ax.set_yticks(range(len(m.corruptions)), m.corruptions, fontsize=8)
+        ax.set_yticks(range(len(m.corruptions)), m.corruptions if ax is axes[0][0] else [],
+                      fontsize=8)
         for i in range(d.shape[0]):
             for j in range(d.shape[1]):
                 ax.text(j, i, f"{d[i, j]:.3f}", ha="center", va="center", fontsize=7,
                         color="white" if d[i, j] > 0.6 * vmax else "black")
-        ax.set_title(f"{Path(r.checkpoint).name}\nclean {r.clean_error:.3f}", fontsize=8)
+        name = "/".join(Path(r.checkpoint).parts[-3:])
+        ax.set_title(f"{role}: {name}\nclean {r.clean_error:.3f}, mean {r.mean_error():.3f}",
+                     fontsize=7)
     fig.suptitle(report.metric, fontsize=9)
-    fig.colorbar(im, ax=list(axes[0]), fraction=0.046)
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.05)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
