@@ -589,6 +589,14 @@ def _run_in_process(cfg: CompareConfig, variant: str, seed: int, threads: int):
     return result, time.perf_counter() - t0
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -654,7 +662,7 @@ def run_compare(cfg: CompareConfig, log=print) -> tuple[dict[str, dict[int, dict
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+        threads = max(1, available_cores() // cfg.jobs)
         workers = min(cfg.jobs, len(pending))
         log(f"[compare] {len(pending)} runs in {workers} processes, {threads} torch thread(s) each")
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -158,10 +158,10 @@ def test_write_outputs(tmp_path):
     table = write_outputs(cfg, fake_results())
     assert (tmp_path / "results.md").read_text().endswith(table)
     rows = list(csv.reader(open(tmp_path / "results.csv")))
-    assert rows[0] == ["variant", "seed", *METRICS] and len(rows) == 1 + 4 * 3
-    assert len(list(csv.reader(open(tmp_path / "curves.csv")))) == 1 + 4 * 3 * 3
+    assert rows[0] == ["variant", "seed", *METRICS] and len(rows) == 1 + len(VARIANTS) * 3
+    assert len(list(csv.reader(open(tmp_path / "curves.csv")))) == 1 + len(VARIANTS) * 3 * 3
     diff_rows = list(csv.reader(open(tmp_path / "differences.csv")))
-    assert len(diff_rows) == 1 + 3 * len(METRICS)
+    assert len(diff_rows) == 1 + (len(VARIANTS) - 1) * len(METRICS)
     assert {r[5] for r in diff_rows[1:]} <= {"better", "worse", "no detectable difference"}
     assert "Difference to `baseline`" in table and "Budget: pointnet on synthetic" in table
     for png in ("occlusion_curves.png", "metrics.png"):
@@ -175,7 +175,7 @@ def test_train_config_same_seed_per_variant(tmp_path):
     assert configs["baseline"].augment == "none" and configs["random"].augment == "random"
     assert configs["reldrop_region"].mask_mode == "region"
     assert configs["reldrop_point"].beta == 0.3
-    assert len({c.out for c in configs.values()}) == 4
+    assert len({c.out for c in configs.values()}) == len(VARIANTS)
 
 
 def test_bad_config():
