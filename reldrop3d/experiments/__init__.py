@@ -2,6 +2,8 @@
 
 * :mod:`reldrop3d.experiments.compare` -- input-dropout variants x seeds on one data set
   (``reldrop3d compare``);
+* :mod:`reldrop3d.experiments.stats` -- differences with paired t / bootstrap intervals and
+  verdicts (used by ``compare``);
 * :mod:`reldrop3d.experiments.bias` -- the guidance bias benchmark, every guidance loss against
   a shortcut (``reldrop3d bias-benchmark``).
 
