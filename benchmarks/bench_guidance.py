@@ -22,9 +22,9 @@ from common import environment, print_table, time_interleaved  # noqa: E402
 
 from reldrop3d.explain import relevance  # noqa: E402
 from reldrop3d.guidance import create_guidance, list_guidance  # noqa: E402
-from reldrop3d.guidance.experiment import guided_loss  # noqa: E402
 from reldrop3d.masking import RelDrop  # noqa: E402
 from reldrop3d.models import create_model  # noqa: E402
+from reldrop3d.train.loss import training_loss  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
         def fn():
             xb = masker(x, relevance(model, x, y))[0] if reldrop else x
             opt.zero_grad(set_to_none=True)
-            guided_loss(model, xb, y, roi, guidance).backward()
+            training_loss(model, xb, y, roi=roi, guidance=guidance).loss.backward()
             opt.step()
 
         return fn

@@ -34,6 +34,9 @@ from reldrop3d.masking import defaults  # noqa: E402
 from reldrop3d.viz import (  # noqa: E402
     ACTIONS,
     BACKGROUND,
+    DEFAULT_PERCENTILE,
+    GHOST_ALPHA,
+    GHOST_COLOR,
     Colorbar,
     FigureSpec,
     Mode,
@@ -43,6 +46,7 @@ from reldrop3d.viz import (  # noqa: E402
     fit_camera,
     help_text,
     open_session,
+    point_diameter,
     save_png,
     srgb_encode,
 )
@@ -64,7 +68,7 @@ class RelevanceViewer:
     """Thin Open3D GUI layer over a :class:`ViewerState`."""
 
     def __init__(self, state: ViewerState, width: int = 1280, height: int = 760,
-                 point_size: float = 5.0, out_dir: Path = Path("outputs/viewer")):
+                 point_size: float | None = None, out_dir: Path = Path("outputs/viewer")):
         import open3d as o3d
         from open3d.visualization import gui, rendering
 
@@ -152,21 +156,28 @@ class RelevanceViewer:
         self.panel.frame = self.gui.Rect(r.x + scene_w, r.y, PANEL_WIDTH, r.height)
         if self._fit_pending:
             self._fit_pending = False
-            self.reset_camera()
+            self.refresh(reset_camera=True)  # point size and camera for the real widget size
 
     def refresh(self, reset_camera: bool = False) -> None:
         """Redraw every panel from the state."""
         o3d, rendering = self.o3d, self.rendering
         st = self.state
         views = st.panels()
+        size = self._point_size()
+        ghost_rgb = (1.0 - GHOST_ALPHA) * np.asarray(BACKGROUND) + GHOST_ALPHA * np.asarray(GHOST_COLOR)
         for sw, view, info in zip(self.widgets, views, self.info):
-            pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(view.points))
-            pc.colors = o3d.utility.Vector3dVector(view.colors)
-            mat = rendering.MaterialRecord()
-            mat.shader = "defaultUnlit"
-            mat.point_size = self.point_size
             sw.scene.clear_geometry()
-            sw.scene.add_geometry("cloud", pc, mat)
+            layers = [("cloud", view.points, view.colors, size)]
+            if view.ghost is not None and len(view.ghost):  # dropped points, in place
+                layers.append(("ghost", view.ghost, np.tile(ghost_rgb, (len(view.ghost), 1)),
+                               0.5 * size))
+            for name, xyz, rgb, px in layers:
+                pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz))
+                pc.colors = o3d.utility.Vector3dVector(rgb)
+                mat = rendering.MaterialRecord()
+                mat.shader = "defaultUnlit"
+                mat.point_size = px
+                sw.scene.add_geometry(name, pc, mat)
             info.text = "\n".join([view.title, *view.lines])
         if reset_camera:
             self.reset_camera()
@@ -190,12 +201,23 @@ class RelevanceViewer:
         self.window.set_needs_layout()
         self.window.post_redraw()
 
-    def reset_camera(self) -> None:
-        """The same view as ``reldrop3d render`` (fitted bounding sphere), in every panel."""
+    def _point_size(self) -> float:
+        """``--point-size``, or the size ``reldrop3d render`` fits to the cloud and the view."""
+        if self.point_size is not None:
+            return float(self.point_size)
+        sw = self.widgets[0]
+        w, h = max(64, sw.frame.width), max(64, sw.frame.height)
         pts = self.state.sample().points[:, :3]
+        return point_diameter(pts, fit_camera(pts, w, h, fov_deg=40.0))
+
+    def reset_camera(self) -> None:
+        """The same view as ``reldrop3d render``: the sample's class's canonical direction,
+        fitted bounding sphere, in every panel."""
+        pts = self.state.sample().points[:, :3]
+        elev, azim = self.state.canonical_view()
         for sw in self.widgets:
             w, h = max(1, sw.frame.width), max(1, sw.frame.height)
-            cam = fit_camera(pts, w, h, fov_deg=40.0)
+            cam = fit_camera(pts, w, h, elev=elev, azim=azim, fov_deg=40.0)
             dist = float(np.linalg.norm(np.subtract(cam.eye, cam.center)))
             sw.scene.camera.set_projection(cam.fov_deg, w / h, 0.01 * dist, 100.0 * dist,
                                            self.rendering.Camera.FovType.Vertical)
@@ -299,9 +321,11 @@ def parse_args(argv=None):
     p.add_argument("--alpha", type=float, default=defaults.ALPHA)
     p.add_argument("--beta", type=float, default=defaults.BETA)
     p.add_argument("--cmap", default="bwr")
-    p.add_argument("--percentile", type=float, default=None,
-                   help="scale colours by this percentile of |R| (e.g. 99) instead of max|R|")
-    p.add_argument("--point-size", type=float, default=5.0)
+    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
+                   help="colour scale: this percentile of each shape's |R| maps to the ends of the "
+                        "map; 100 = max|R| (default: %(default)s)")
+    p.add_argument("--point-size", type=float, default=None,
+                   help="point size in pixels (default: fitted to the cloud, as in render)")
     p.add_argument("--size", type=int, nargs=2, default=(1280, 760), metavar=("W", "H"))
     p.add_argument("--out", default="outputs/viewer", help="screenshots and PLY exports")
     p.add_argument("--actions", nargs="*", default=[], choices=sorted(ACTIONS),

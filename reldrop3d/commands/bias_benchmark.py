@@ -48,9 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
-    """The :class:`~reldrop3d.guidance.experiment.BiasBenchmarkConfig` of the parsed ``args``."""
+    """The :class:`~reldrop3d.experiments.bias.BiasBenchmarkConfig` of the parsed ``args``."""
     from ..guidance import GUIDANCE
-    from ..guidance.experiment import DEFAULT_WEIGHTS, BiasBenchmarkConfig
+    from ..experiments.bias import DEFAULT_WEIGHTS, BiasBenchmarkConfig
 
     if args.seeds < 1:
         raise SystemExit(f"bias-benchmark: --seeds must be >= 1, got {args.seeds}")
@@ -81,7 +81,7 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from ..guidance.experiment import format_table, run_bias_benchmark
+    from ..experiments.bias import format_table, run_bias_benchmark
     from ..utils.io import atomic_write_text
 
     out = Path(args.out)

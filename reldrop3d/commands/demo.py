@@ -15,7 +15,8 @@ DEMO_DEFAULTS = dict(epochs=4, num_points=512, train_shapes=2400, test_shapes=60
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default="outputs/demo",
+                   help="output folder, replaced by every demo run (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=DEMO_DEFAULTS["epochs"])
     p.add_argument("--num-points", type=int, default=DEMO_DEFAULTS["num_points"])
     p.add_argument("--train-shapes", type=int, default=DEMO_DEFAULTS["train_shapes"])
@@ -37,7 +38,7 @@ def run(args) -> int:
     from ..models.checkpoint import load_model
     from ..train.config import TrainConfig
     from ..train.run import train
-    from ..viz import render_relevance_png
+    from ..viz import canonical_view, render_relevance_png
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -56,6 +57,7 @@ def run(args) -> int:
         val_split="val",
         seed=args.seed,
         out=str(out),
+        overwrite=True,  # the demo's folder is its own: a second demo replaces the first
         progress=not args.no_progress,
     )
     result = train(cfg)
@@ -70,9 +72,12 @@ def run(args) -> int:
     r = relevance(model, x, sample["label"][None])[0]
     with torch.no_grad():
         pred = model(x).argmax(-1).item()
+    true_name = test.classes[int(sample["label"])]
+    elev, azim = canonical_view(sample["points"], true_name)  # as `reldrop3d render` shows it
     png = render_relevance_png(
-        sample["points"], r, out / "relevance.png",
-        title=f"LRP relevance: true {test.classes[int(sample['label'])]}, predicted {test.classes[pred]}",
+        sample["points"], r, out / "relevance.png", width=900, height=420, views=2,
+        elev=elev, azim=azim,
+        title=f"LRP relevance: true {true_name}, predicted {test.classes[pred]} (two sides)",
     )
     fractions = [0.0, 0.1, 0.25, 0.5]
     occ = occlusion_accuracy(model, test, fractions, orders=("most", "random"))

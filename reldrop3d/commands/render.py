@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+
 from ..masking import defaults
+from ..viz.colors import DEFAULT_PERCENTILE
 from ._options import KeyValueArg, non_negative_int
 
 HELP = "render relevance / RelDrop masks of samples or point-cloud files to PNG (headless)"
@@ -30,7 +33,8 @@ def add_arguments(p) -> None:
     src.add_argument("--seed", type=non_negative_int, default=0)
     out = p.add_argument_group("picture")
     out.add_argument("--mode", choices=MODES, default="relevance",
-                     help="colouring; before-after = relevance | dropped | kept points")
+                     help="colouring; before-after = relevance of all points | after RelDrop: "
+                          "kept points, dropped ones ghosted in place")
     out.add_argument("--grid", action="store_true", help="all samples in one PNG")
     out.add_argument("--columns", type=int, default=None, help="grid columns")
     out.add_argument("--out", default="outputs/render",
@@ -40,10 +44,20 @@ def add_arguments(p) -> None:
     out.add_argument("--height", type=int, default=None, help="PNG height in pixels")
     out.add_argument("--backend", choices=("auto", "open3d", "matplotlib"), default="auto")
     out.add_argument("--cmap", default="bwr", help="diverging colour map (default: %(default)s)")
-    out.add_argument("--percentile", type=float, default=None,
-                     help="scale colours by this percentile of |R| (e.g. 99) instead of max|R|")
-    out.add_argument("--elev", type=float, default=25.0)
-    out.add_argument("--azim", type=float, default=35.0)
+    out.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE,
+                     help="colour scale: this percentile of each shape's |R| maps to the ends of "
+                          "the map, larger values saturate; 100 = max|R| (default: %(default)s)")
+    out.add_argument("--views", type=int, default=None,
+                     help="views of each shape from azimuths azim + k*360/VIEWS (default: 2 for "
+                          "--mode relevance, else 1)")
+    out.add_argument("--align", choices=("pca", "fixed"), default="pca",
+                     help="camera per class: azimuth from the shape's main horizontal axis (pca: "
+                          "shapes rotated about the up axis are seen alike) or in world "
+                          "coordinates (fixed: for aligned data sets) (default: %(default)s)")
+    out.add_argument("--elev", type=float, default=None,
+                     help="elevation in degrees (default: the class's, see docs/viewers.md)")
+    out.add_argument("--azim", type=float, default=None,
+                     help="azimuth in degrees (default: the class's)")
     out.add_argument("--up", choices=("y", "z", "x"), default="y", help="up axis of the data")
     out.add_argument("--point-size", type=float, default=None, help="point diameter in pixels")
     out.add_argument("--ply", action="store_true",
@@ -88,10 +102,44 @@ def output_paths(out: str, n_pictures: int) -> tuple:
     return path.parent, path
 
 
+def _views_of_sample(state, mode: str, n_views: int, args) -> list:
+    """Panel views of the current sample: per model (or before | after) times ``n_views``
+    azimuths, all seen from the sample's canonical (per-class) direction."""
+    from ..viz import Mode, mode_views
+
+    if mode == "before-after":
+        if not state.explainers:
+            raise SystemExit("reldrop3d render: before-after needs a --checkpoint")
+        base = mode_views(state, [Mode.RELEVANCE, Mode.MASKED])
+        e = state.explain(0)
+        base[0].title = f"before: all {len(e.mask)} points"
+        base[1].title = f"after RelDrop: {int((~e.mask).sum())} kept, {int(e.mask.sum())} dropped"
+    else:
+        state.set_mode(mode)
+        base = state.panels()
+    elev, azim = state.canonical_view(args.up, args.align, args.elev, args.azim)
+    out = []
+    for k in range(n_views):
+        for v in base:
+            w = copy.copy(v)
+            w.view = (elev, azim + k * 360.0 / n_views)
+            if k:  # later views: where they look from (the first keeps the sample's caption)
+                turn = "other side" if n_views == 2 else f"turned {k * 360.0 / n_views:.0f} deg"
+                w.title = f"{v.title}, {turn}" if mode == "before-after" else turn
+                w.lines = []
+            out.append(w)
+    return out
+
+
 def run(args) -> int:
-    from ..viz import Mode, mode_views, open_session, render_figure_png, views_figure
+    from ..viz import open_session, render_figure_png, views_figure
     from ._options import parse_key_values
 
+    if args.percentile is not None and not 0.0 < args.percentile <= 100.0:
+        raise SystemExit(f"reldrop3d render: --percentile must be in (0, 100], got {args.percentile}")
+    n_views = args.views if args.views is not None else (2 if args.mode == "relevance" else 1)
+    if not 1 <= n_views <= 8:
+        raise SystemExit(f"reldrop3d render: --views must be 1..8, got {n_views}")
     out, out_file = output_paths(args.out, 1 if args.grid else len(args.index))
     state = open_session(args.checkpoint, args.file, args.data, args.split,
                          parse_key_values(args.data_kw, "--data-kw"), args.method, args.alpha,
@@ -101,50 +149,50 @@ def run(args) -> int:
     if state.target is not None and state.num_classes and not 0 <= state.target < state.num_classes:
         raise SystemExit(f"reldrop3d render: target {state.target} out of range")
     n_models = max(1, len(state.explainers))
-    per_sample = 3 if args.mode == "before-after" else n_models
+    per_sample = (2 if args.mode == "before-after" else n_models) * n_views
     written, grid_views, groups = [], [], []
     for i in args.index:
         state.set_index(i)
         name = state.sample().name
-        if args.mode == "before-after":
-            if not state.explainers:
-                raise SystemExit("reldrop3d render: before-after needs a --checkpoint")
-            views = mode_views(state, [Mode.RELEVANCE, Mode.DROPPED, Mode.MASKED])
-        else:
-            state.set_mode(args.mode)
-            views = state.panels()
+        views = _views_of_sample(state, args.mode, n_views, args)
         info = views[0].lines[:2]  # true class, prediction (empty without a model)
         title = f"{name}: {', '.join(info)}" if info else name
-        for k, v in enumerate(views):
+        for v in views:
             if args.mode == "before-after":
                 v.lines = []
             elif n_models > 1:  # caption: model name and its prediction
                 v.lines = [ln for ln in v.lines if ln.startswith("predicted")]
-            else:
+            elif v.lines:  # one model: the caption is in the figure's title
                 v.title, v.lines = "", []
-            if args.grid and k == 0 and n_models == 1:
-                v.title = f"{title} | {v.title}" if v.title else title
         if args.ply:
             ply = state.export_ply(out / f"sample_{state.index}.ply")
             written += [ply] if ply is not None else []
         if args.grid:
-            if n_models > 1:
-                views[0].title = f"{name} | {views[0].title}"
+            first = views[0]
+            if n_models > 1 or args.mode == "before-after":
+                first.title = f"{name} | {first.title}"
+            else:
+                first.title = title
             grid_views += views
             groups += [state.index] * len(views)
             continue
-        spec = views_figure(views, args.width or 400 * per_sample + 100, args.height or 460,
+        spec = views_figure(views, args.width or 330 * per_sample + 110, args.height or 400,
                             title=title, columns=per_sample, cmap=args.cmap,
-                            point_size=args.point_size, elev=args.elev, azim=args.azim, up=args.up)
+                            point_size=args.point_size, up=args.up,
+                            percentile=state.percentile if state.clipped else None)
         written.append(render_figure_png(
             spec, out_file or out / f"sample_{state.index}_{args.mode}.png", args.backend))
     if args.grid:
-        cols = args.columns or (per_sample if per_sample > 1 else min(4, len(grid_views)))
+        # about four panels a row, whole samples per row
+        cols = args.columns or per_sample * max(1, min(len(args.index), 4 // per_sample))
         rows = -(-len(grid_views) // cols)
-        spec = views_figure(grid_views, args.width or 340 * cols + 100,
-                            args.height or 320 * rows + 30, title=args.mode, columns=cols,
-                            cmap=args.cmap, point_size=args.point_size, elev=args.elev,
-                            azim=args.azim, up=args.up, camera_groups=groups)  # one per sample
+        title = {"relevance": "LRP relevance", "before-after": "before | after RelDrop"}.get(
+            args.mode, args.mode)
+        spec = views_figure(grid_views, args.width or 300 * cols + 110,
+                            args.height or 290 * rows + 30, title=title, columns=cols,
+                            cmap=args.cmap, point_size=args.point_size, up=args.up,
+                            camera_groups=groups,  # one camera per sample (and view)
+                            percentile=state.percentile if state.clipped else None)
         written.append(render_figure_png(spec, out_file or out / f"grid_{args.mode}.png",
                                          args.backend))
     for path in written:

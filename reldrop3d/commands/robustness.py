@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-cache", action="store_true", help="generate the corrupted sets in memory only")
     p.add_argument("--out", default=None,
                    help="output folder (default: robustness/ next to the checkpoint)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
@@ -49,8 +49,6 @@ def run(args) -> int:
     )
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "robustness"
     print(write_robustness_report(report, out), end="")
-    t = report.timing
-    print(f"time: loading the clean set {t['load_clean_s']:.1f} s, corrupted sets (generate or "
-          f"read cache) {t['generate_s']:.1f} s, inference {t['inference_s']:.1f} s")
-    print(f"written to {out}/robustness.md, robustness.csv, robustness_summary.csv, robustness.png")
+    print(f"written to {out}/: robustness.md, robustness.csv, robustness_summary.csv, "
+          "robustness.json, robustness.png")
     return 0

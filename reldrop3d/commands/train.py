@@ -37,14 +37,15 @@ def config_from_args(args):
     except ValueError as err:  # "seed must be ...": name the flag when the value came from one
         field = str(err).split(" ", 1)[0]
         flags = getattr(args, "_flags", {})
-        if field in flags and field in vars(args):
+        if field in flags and field in vars(args) and flags[field] not in str(err):
             raise ValueError(f"{flags[field]}: {err}") from None
         raise
 
 
 def run(args) -> int:
+    from ..train.guards import finite_or_none
     from ..train.run import train
 
     result = train(config_from_args(args))
-    print(json.dumps(result, indent=2))
+    print(json.dumps(finite_or_none(result), indent=2, allow_nan=False))  # NaN / inf: null
     return 0

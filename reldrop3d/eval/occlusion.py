@@ -49,6 +49,61 @@ def remove_points(points: torch.Tensor, scores: torch.Tensor, k: int) -> torch.T
 
 
 @torch.no_grad()
+def occlusion_correct(
+    model: nn.Module,
+    dataset,
+    fractions: list[float],
+    orders: tuple[str, ...] = OCCLUSION_ORDERS,
+    method: str = "lrp",
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    mode: str = "point",
+    k: int = 32,
+) -> dict[str, torch.Tensor]:
+    """Per shape: is it still classified correctly after removing a fraction of its points?
+
+    Relevance is computed once per sample for its true class on the clean cloud; random
+    removal draws its scores from a generator seeded with ``seed``.
+
+    Parameters
+    ----------
+    fractions : list of float in [0, 1)
+    orders : subset of ("most", "least", "random")
+    mode : {"point", "region"}
+        ``point`` removes single points by their score; ``region`` by the score averaged over
+        each point's k nearest neighbours (:func:`region_scores`), so whole regions go.
+
+    Returns
+    -------
+    dict order -> BoolTensor (len(fractions), M): correct per fraction and test shape (in the
+    data set's order).
+    """
+    if mode not in OCCLUSION_MODES:
+        raise ValueError(f"unknown occlusion mode {mode!r}; choose from {OCCLUSION_MODES}")
+    bad = [o for o in orders if o not in OCCLUSION_ORDERS]
+    if bad:
+        raise ValueError(f"unknown occlusion orders {bad}; choose from {OCCLUSION_ORDERS}")
+    model.eval().to(device)
+    gen = torch.Generator().manual_seed(seed)
+    correct: dict[str, list[torch.Tensor]] = {o: [] for o in orders}
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        x = batch_to_input(batch).to(device)
+        y = batch["label"].to(device)
+        with torch.enable_grad():
+            r = relevance(model, x, y, method=method)
+        n = x.shape[1]
+        scores = {"most": r, "least": -r, "random": torch.rand(r.shape, generator=gen).to(device)}
+        if mode == "region":
+            scores = {o: region_scores(x, s, k) for o, s in scores.items()}
+        for o in orders:
+            correct[o].append(torch.stack([
+                (model(remove_points(x, scores[o], int(round(f * n)))).argmax(-1) == y).cpu()
+                for f in fractions]))
+    empty = torch.zeros(len(fractions), 0, dtype=torch.bool)
+    return {o: torch.cat(c, 1) if c else empty for o, c in correct.items()}
+
+
 def occlusion_accuracy(
     model: nn.Module,
     dataset,
@@ -61,43 +116,13 @@ def occlusion_accuracy(
     mode: str = "point",
     k: int = 32,
 ) -> dict[str, list[float]]:
-    """Accuracy after removing a fraction of each cloud's points, per removal order.
-
-    Relevance is computed once per sample for its true class on the clean cloud.
-
-    Parameters
-    ----------
-    fractions : list of float in [0, 1)
-    orders : subset of ("most", "least", "random")
-    mode : {"point", "region"}
-        ``point`` removes single points by their score; ``region`` by the score averaged over
-        each point's k nearest neighbours (:func:`region_scores`), so whole regions go.
+    """Accuracy after removing a fraction of each cloud's points, per removal order: the mean
+    over the test shapes of :func:`occlusion_correct` (same parameters).
 
     Returns
     -------
     dict order -> list of accuracies, one per fraction.
     """
-    if mode not in OCCLUSION_MODES:
-        raise ValueError(f"unknown occlusion mode {mode!r}; choose from {OCCLUSION_MODES}")
-    bad = [o for o in orders if o not in OCCLUSION_ORDERS]
-    if bad:
-        raise ValueError(f"unknown occlusion orders {bad}; choose from {OCCLUSION_ORDERS}")
-    model.eval().to(device)
-    gen = torch.Generator().manual_seed(seed)
-    correct = {o: torch.zeros(len(fractions), dtype=torch.float64) for o in orders}
-    total = 0
-    for batch in DataLoader(dataset, batch_size=batch_size):
-        x = batch_to_input(batch).to(device)
-        y = batch["label"].to(device)
-        with torch.enable_grad():
-            r = relevance(model, x, y, method=method)
-        n = x.shape[1]
-        scores = {"most": r, "least": -r, "random": torch.rand(r.shape, generator=gen).to(device)}
-        if mode == "region":
-            scores = {o: region_scores(x, s, k) for o, s in scores.items()}
-        for o in orders:
-            for i, f in enumerate(fractions):
-                xk = remove_points(x, scores[o], int(round(f * n)))
-                correct[o][i] += (model(xk).argmax(-1) == y).sum().item()
-        total += y.numel()
-    return {o: (c / max(total, 1)).tolist() for o, c in correct.items()}
+    correct = occlusion_correct(model, dataset, fractions, orders, method, batch_size, seed,
+                                device, mode, k)
+    return {o: (c.double().sum(1) / max(c.shape[1], 1)).tolist() for o, c in correct.items()}

@@ -249,11 +249,11 @@ class PointNet2(nn.Module):
 
 @register_model("pointnet2_ssg")
 def pointnet2_ssg(num_classes: int = 40, **kwargs) -> PointNet2:
-    """PointNet++ with single-scale grouping (the RelDrop paper's 3D model)."""
+    """PointNet++ with single-scale grouping (the official RelDrop 3D runs use ``pointnet2_msg``)."""
     return PointNet2(num_classes, grouping="ssg", **kwargs)
 
 
 @register_model("pointnet2_msg")
 def pointnet2_msg(num_classes: int = 40, **kwargs) -> PointNet2:
-    """PointNet++ with multi-scale grouping."""
+    """PointNet++ with multi-scale grouping (the model of the official RelDrop 3D runs)."""
     return PointNet2(num_classes, grouping="msg", **kwargs)

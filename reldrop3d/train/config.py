@@ -8,6 +8,7 @@ The resolved configuration is saved with every run (``config.json``, and in ever
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ GEOMETRIC_AUGMENTS = ("standard", "official", "none")
 AUGMENT_ORDERS = ("mask-first", "augment-first")
 VAL_SPLITS = ("auto", "holdout", "val", "test")
 FORWARD_MODES = ("train", "eval")
+# fields that say how a run is started, not what it computes (left out of TrainConfig.settings)
+LIFECYCLE_FIELDS = ("resume", "overwrite")
 # data-set arguments that have a field of their own (``--data-kw`` may not set them)
 OWN_DATA_FIELDS = {"num_points": "--num-points", "use_normals": "--normals", "root": "--data-root",
                    "skip_missing": "--skip-missing"}
@@ -118,8 +121,12 @@ class TrainConfig:
                                           group="optimisation")
     # -- run -----------------------------------------------------------------------------------
     out: str = option("runs/default", "output folder", group="run")
-    resume: str | None = option(None, "checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)",
+    resume: str | None = option(None, "checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt): "
+                                "the run continues at the epoch after it, metrics.csv is continued",
                                 group="run")
+    overwrite: bool = option(False, "replace the run already in --out (its checkpoints, "
+                             "metrics.csv and config.json are deleted first); without it (or "
+                             "--resume) a --out holding a run is refused", group="run")
     accelerator: str = option("auto", "cpu, gpu or auto", group="run")
     devices: int | str = option(1, "devices (an int, or e.g. auto)", group="run")
     strategy: str = option("auto", "e.g. ddp (use with torchrun)", group="run")
@@ -146,12 +153,18 @@ class TrainConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
-            raise ValueError(f"max_steps_per_epoch must be >= 1 (or unset for the whole split), "
-                             f"got {self.max_steps_per_epoch}")
+            raise ValueError(f"max_steps_per_epoch (--max-steps-per-epoch) must be >= 1 (leave it "
+                             f"out for the whole split), got {self.max_steps_per_epoch}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr (--lr) must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay (--weight-decay) must be a finite number >= 0, got "
+                             f"{self.weight_decay}")
+        if self.resume is not None and self.overwrite:
+            raise ValueError("--resume continues a run and --overwrite replaces one; give one "
+                             "of them")
         if not 0.0 < self.lr_gamma <= 1.0:
             raise ValueError(f"lr_gamma must lie in (0, 1], got {self.lr_gamma}")
         for name in ("data_kwargs", "model_kwargs", "guidance_kwargs"):
@@ -184,11 +197,16 @@ class TrainConfig:
                 raise ValueError(
                     f"unknown guidance loss {self.guidance!r}; choose from {GUIDANCE.names()}"
                 )
-        if not self.guidance_weight >= 0:
+        if not (math.isfinite(self.guidance_weight) and self.guidance_weight >= 0):
             raise ValueError(f"guidance_weight must be >= 0, got {self.guidance_weight}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def settings(self) -> dict[str, Any]:
+        """:meth:`to_dict` without :data:`LIFECYCLE_FIELDS`: two configurations with equal
+        settings train the same model (e.g. a run and its resumption)."""
+        return {k: v for k, v in self.to_dict().items() if k not in LIFECYCLE_FIELDS}
 
     @property
     def is_image_data(self) -> bool:

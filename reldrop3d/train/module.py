@@ -6,15 +6,12 @@ from collections.abc import Callable
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..data import batch_to_input
 from .input_dropout import InputDropout
-
-AUX_LOSS_WEIGHT = 0.001  # PointNet's feature-transform regulariser
-
+from .loss import task_loss, training_loss
 
 class PointCloudTask(L.LightningModule):
     """Classification (``task="cls"``) or part segmentation (``task="partseg"``) of point clouds.
@@ -96,7 +93,7 @@ class PointCloudTask(L.LightningModule):
         self.val_acc = MulticlassAccuracy(k, average="micro")
         self.val_macc = MulticlassAccuracy(k, average="macro")
         if task == "partseg":
-            from ..eval.segmentation import PartIoU
+            from .metrics import PartIoU
 
             self.val_iou = PartIoU(num_classes, num_parts, self.parts_of_class)
 
@@ -110,15 +107,6 @@ class PointCloudTask(L.LightningModule):
     def forward(self, x: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x, category) if self.task == "partseg" else self.model(x)
 
-    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.task == "partseg":
-            logits = logits.transpose(1, 2)  # (B, P, N) for cross_entropy
-        loss = F.cross_entropy(logits, target)
-        aux = getattr(self.model, "aux_loss", None)
-        if isinstance(aux, torch.Tensor) and aux.requires_grad:
-            loss = loss + AUX_LOSS_WEIGHT * aux
-        return loss
-
     # -- steps ---------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         x, target, category = self._split(batch)
@@ -129,23 +117,13 @@ class PointCloudTask(L.LightningModule):
             x = self.augment(x)
         if self.forward_mode == "eval":
             self.model.eval()  # the official code's training forward (docs/fidelity.md)
-        if self.guidance is not None:
-            if "roi" not in batch:
-                raise ValueError(
-                    "--guidance needs a region-of-interest mask 'roi' in every training batch "
-                    "(e.g. --data synthetic --data-kw clutter=biased)"
-                )
-            if self.guidance.needs_input_grad:
-                x = x.detach().requires_grad_(True)  # the loss then reuses this forward
-        logits = self(x, category)
-        loss = self._loss(logits, target)
-        bs = x.shape[0]
-        if self.guidance is not None:
-            penalty = self.guidance(
-                self.model, x, target, batch["roi"].bool(), logits=logits, category=category
-            )
-            loss = loss + self.guidance_weight * penalty
-            self.log("train_guidance", penalty, batch_size=bs, on_step=False, on_epoch=True,
+        step = training_loss(
+            self.model, x, target, category=category, roi=batch.get("roi"),
+            guidance=self.guidance, guidance_weight=self.guidance_weight,
+        )
+        loss, bs = step.loss, x.shape[0]
+        if step.penalty is not None:
+            self.log("train_guidance", step.penalty, batch_size=bs, on_step=False, on_epoch=True,
                      sync_dist=True)
         # sync_dist: under DDP the logged values are means over all processes
         self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True,
@@ -158,7 +136,7 @@ class PointCloudTask(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, target, category = self._split(batch)
         logits = self(x, category)
-        loss = self._loss(logits, target)
+        loss = task_loss(self.model, logits, target)
         pred = logits.argmax(-1)
         self.val_acc.update(pred.flatten(), target.flatten())
         self.val_macc.update(pred.flatten(), target.flatten())

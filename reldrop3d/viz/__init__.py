@@ -6,15 +6,17 @@ scene state shared by ``reldrop3d render`` and the interactive viewer.
 
 Modules: ``sources`` (data set / file samples), ``explainer`` (model + relevance + RelDrop mask of a
 sample), ``scene`` (what a viewer or picture shows), ``session`` (opening checkpoints and data),
-``colors``, ``camera``, ``figure`` (layout), ``render`` / ``render_mpl`` / ``render_o3d`` (back
+``colors``, ``camera`` (incl. the per-class view), ``shading`` (lit spheres, depth cue, point
+size), ``figure`` (layout), ``render`` / ``render_mpl`` / ``render_o3d`` (back
 ends), ``export`` / ``io`` / ``ply`` (files). Everything a viewer needs is imported from here.
 """
 
 from __future__ import annotations
 
-from .camera import Camera, fit_camera
+from .camera import Camera, canonical_view, class_view, fit_camera, principal_azimuth
 from .colors import (
     DEFAULT_CMAP,
+    DEFAULT_PERCENTILE,
     hot_color,
     label_colors,
     mask_colors,
@@ -23,7 +25,7 @@ from .colors import (
     relevance_colors,
 )
 from .explainer import Explained, Explainer
-from .figure import BACKGROUND, Colorbar, FigureSpec, Panel, compose
+from .figure import BACKGROUND, GHOST_ALPHA, GHOST_COLOR, Colorbar, FigureSpec, Panel, compose
 from .render import (
     relevance_figure,
     render_figure,
@@ -35,12 +37,16 @@ from .render import (
 from .render_o3d import srgb_encode
 from .scene import ACTIONS, Mode, PanelView, ViewerState, help_text, mode_views, views_figure
 from .session import open_session
+from .shading import blinn_phong, depth_cue, point_diameter, point_spacing, shade, sphere_normals
 from .sources import DatasetSource, FileSource, Sample
 
 __all__ = [
     "ACTIONS",
     "BACKGROUND",
     "DEFAULT_CMAP",
+    "DEFAULT_PERCENTILE",
+    "GHOST_ALPHA",
+    "GHOST_COLOR",
     "DatasetSource",
     "Explained",
     "Explainer",
@@ -59,7 +65,16 @@ __all__ = [
     "Colorbar",
     "FigureSpec",
     "Panel",
+    "blinn_phong",
+    "canonical_view",
+    "class_view",
+    "depth_cue",
     "fit_camera",
+    "point_diameter",
+    "point_spacing",
+    "principal_azimuth",
+    "shade",
+    "sphere_normals",
     "hot_color",
     "label_colors",
     "mask_colors",

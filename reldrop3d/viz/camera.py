@@ -155,3 +155,98 @@ def fit_camera(
         d = np.array([d[1], d[2], d[0]])
     eye = center + dist * d
     return Camera(tuple(eye), tuple(center), _UP[up], float(fov_deg), int(width), int(height))
+
+
+#: Default viewing direction (degrees): a three-quarter view from slightly above.
+DEFAULT_ELEV = 25.0
+DEFAULT_AZIM = 35.0
+
+#: Per-class viewing directions ``(elev, azim)`` where the default hides the shape: flat objects
+#: are seen from higher up. Classes not listed use ``(DEFAULT_ELEV, DEFAULT_AZIM)``.
+CLASS_VIEWS: dict[str, tuple[float, float]] = {
+    "airplane": (40.0, 35.0),
+    "keyboard": (55.0, 20.0),
+    "laptop": (30.0, 35.0),
+    "bowl": (45.0, 35.0),
+    "plant": (20.0, 35.0),
+    "curtain": (15.0, 30.0),
+}
+
+
+def _up_index(up: str) -> int:
+    if up not in _UP:
+        raise ValueError(f"up must be one of {sorted(_UP)}, got {up!r}")
+    return "xyz".index(up)
+
+
+def principal_azimuth(points, up: str = "y") -> float:
+    """Azimuth (degrees) of the cloud's main horizontal axis, with a deterministic sign.
+
+    The first principal axis of the points projected onto the ground plane (perpendicular to
+    ``up``), expressed in :func:`fit_camera`'s azimuth convention; its sign is chosen so that the
+    third moment (skew) of the points along it is >= 0. Rotating a cloud about the up axis by
+    ``t`` degrees shifts the result by ``t`` (modulo 360), so ``azim + principal_azimuth`` sees
+    every rotated copy of a shape from the same side.
+
+    Parameters
+    ----------
+    points : Tensor or ndarray (N, 3)
+    up : {"y", "z", "x"}
+
+    Returns
+    -------
+    float in [-180, 180); 0 for clouds without a horizontal extent.
+    """
+    xyz = as_points(points)
+    u = _up_index(up)
+    # fit_camera's frame: d = (cos e sin a, sin e, cos e cos a) in (A, up, B) axes
+    a_axis, b_axis = {1: (0, 2), 2: (1, 0), 0: (2, 1)}[u]
+    ground = xyz[:, [a_axis, b_axis]] - xyz[:, [a_axis, b_axis]].mean(0)
+    if not np.abs(ground).max() > 0:
+        return 0.0
+    cov = ground.T @ ground / len(ground)
+    evals, evecs = np.linalg.eigh(cov)
+    axis = evecs[:, int(np.argmax(evals))]
+    proj = ground @ axis
+    skew = float((proj**3).mean())
+    if skew < 0 or (skew == 0 and axis[np.argmax(np.abs(axis))] < 0):
+        axis = -axis
+    return float((math.degrees(math.atan2(axis[0], axis[1])) + 180.0) % 360.0 - 180.0)
+
+
+def class_view(class_name: str | None) -> tuple[float, float]:
+    """``(elev, azim)`` of a class (:data:`CLASS_VIEWS`, else the default), in degrees."""
+    return CLASS_VIEWS.get(class_name or "", (DEFAULT_ELEV, DEFAULT_AZIM))
+
+
+def canonical_view(points, class_name: str | None = None, up: str = "y",
+                   align: str = "pca", elev: float | None = None,
+                   azim: float | None = None) -> tuple[float, float]:
+    """The viewing direction of a shape: the same for every shape of a class.
+
+    Parameters
+    ----------
+    points : Tensor or ndarray (N, 3)
+    class_name : str, optional
+        Picks the class's ``(elev, azim)`` from :data:`CLASS_VIEWS`.
+    up : {"y", "z", "x"}
+    align : {"pca", "fixed"}
+        ``"pca"``: the azimuth is measured from the shape's main horizontal axis
+        (:func:`principal_azimuth`), so shapes of a class that differ by a rotation about the up
+        axis (the synthetic data, unaligned scans) are all seen from the same side. ``"fixed"``:
+        the azimuth is in world coordinates (data sets stored aligned, e.g. aligned ModelNet40).
+    elev, azim : float, optional
+        Override the class's values (azim still relative to the main axis with ``"pca"``).
+
+    Returns
+    -------
+    (elev, azim) in degrees, for :func:`fit_camera`.
+    """
+    if align not in ("pca", "fixed"):
+        raise ValueError(f"align must be 'pca' or 'fixed', got {align!r}")
+    e, a = class_view(class_name)
+    e = e if elev is None else float(elev)
+    a = a if azim is None else float(azim)
+    if align == "pca":
+        a = a + principal_azimuth(points, up)
+    return float(e), float((a + 180.0) % 360.0 - 180.0)

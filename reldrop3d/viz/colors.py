@@ -1,9 +1,15 @@
 """Colours for relevance maps, masks and part labels.
 
 Relevance is signed (LRP): positive evidence is drawn hot (red), negative cold (blue), zero in the
-map's neutral centre (white for ``bwr``). Normalisation is symmetric by default: ``R / max|R|``
-maps to [-1, 1] and then to the colour map's [0, 1], so zero always sits in the centre and the
-sign stays readable. Every function here returns RGB floats in [0, 1] and never NaN.
+map's neutral centre (white for ``bwr``). Normalisation is symmetric: ``R / s`` maps to [-1, 1]
+(clipped) and then to the colour map's [0, 1], so zero always sits in the centre and the sign
+stays readable. Pictures use ``s = robust_vmax(R, DEFAULT_PERCENTILE)``, the 95th percentile of
+``|R|`` of the shape: LRP relevance of point networks is sparse and heavy-tailed (PointNet's max
+pooling hands all relevance to the few hundred "critical" points, about half of a 512-point
+cloud; a handful of them carry most of it), and with ``s = max|R|`` those few points take the
+saturated colours while everything else looks white. Clipped at p95, the top 5% saturate and the
+rest spread over the map (docs/viewers.md shows both and gives the measured quantiles). Every function
+here returns RGB floats in [0, 1] and never NaN.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from .arrays import as_values
 
 #: Default diverging colour map (matplotlib name).
 DEFAULT_CMAP = "bwr"
+#: Percentile of ``|R|`` (per shape) that maps to the ends of the colour map in pictures and the
+#: viewer; 100 = ``max|R|``.
+DEFAULT_PERCENTILE = 95.0
 #: Colour of dropped points in the "dropped highlighted" view.
 DROPPED_COLOR = (0.05, 0.85, 0.15)
 #: Colour of kept points in the "dropped highlighted" view.
@@ -65,7 +74,7 @@ def cold_color(cmap: str = DEFAULT_CMAP) -> tuple[float, float, float]:
     return tuple(float(c) for c in apply_colormap(np.array(0.0), cmap))
 
 
-def robust_vmax(relevance, percentile: float = 99.0) -> float:
+def robust_vmax(relevance, percentile: float = DEFAULT_PERCENTILE) -> float:
     """``percentile`` of ``|R|``: a symmetric scale that a few extreme points cannot dominate
     (pass it as ``vmax``; larger values are clipped to the ends of the map). Falls back to
     ``max|R|`` when the percentile is 0."""
@@ -186,6 +195,7 @@ def label_colors(labels, palette: str = "tab20") -> np.ndarray:
 
 __all__ = [
     "DEFAULT_CMAP",
+    "DEFAULT_PERCENTILE",
     "DROPPED_COLOR",
     "KEPT_COLOR",
     "apply_colormap",

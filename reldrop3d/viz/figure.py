@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrays import as_points
-from .camera import Camera
+from .camera import DEFAULT_AZIM, DEFAULT_ELEV, Camera
+from .shading import point_diameter
 
-#: Viewport background: light grey, so that points of (near) zero relevance, drawn in the
-#: diverging map's white centre, stay visible.
-BACKGROUND = (0.84, 0.84, 0.84)
+#: Viewport background: white. Points are lit spheres (:mod:`reldrop3d.viz.shading`), so even
+#: points of zero relevance (the diverging map's white centre) are visible by their shading.
+BACKGROUND = (1.0, 1.0, 1.0)
+#: Colour and opacity of ghost points (e.g. the points RelDrop dropped, drawn in place).
+GHOST_COLOR = (0.55, 0.55, 0.55)
+GHOST_ALPHA = 0.3
 TITLE_BAND = 30  # px
 PANEL_TITLE_BAND = 22  # px
 DPI = 100
@@ -37,17 +41,28 @@ class Panel:
         RGB in [0, 1].
     title : str, optional
         Caption above the viewport.
-    point_size : float
-        Point diameter in pixels.
+    point_size : float, optional
+        Point diameter in pixels at the depth of the camera's look-at point (nearer points are
+        drawn larger). None: fitted to the cloud's spacing by :func:`layout_figure`
+        (:func:`~reldrop3d.viz.shading.point_diameter`).
     camera : Camera, optional
         Set by :func:`layout_figure` (fitted to the cloud unless given).
+    view : (elev, azim), optional
+        Viewing direction of this panel in degrees (default: the figure's).
+    ghost_points : ndarray (M, 3), optional
+        Points drawn in place but translucent (``ghost_color`` at opacity ``ghost_alpha``),
+        e.g. the points RelDrop dropped; they are included when the camera is fitted.
     """
 
     points: np.ndarray
     colors: np.ndarray
     title: str | None = None
-    point_size: float = 5.0
+    point_size: float | None = None
     camera: Camera | None = None
+    view: tuple[float, float] | None = None
+    ghost_points: np.ndarray | None = None
+    ghost_color: Sequence[float] = GHOST_COLOR
+    ghost_alpha: float = GHOST_ALPHA
 
     def __post_init__(self):
         self.points = as_points(self.points)
@@ -56,18 +71,31 @@ class Panel:
             raise ValueError(f"colors {self.colors.shape} do not match points {self.points.shape}")
         if not np.isfinite(self.colors).all() or self.colors.min() < 0 or self.colors.max() > 1:
             raise ValueError("colors must be finite RGB values in [0, 1]")
-        if not self.point_size > 0:
+        if self.point_size is not None and not self.point_size > 0:
             raise ValueError(f"point_size must be > 0, got {self.point_size}")
+        if self.ghost_points is not None:
+            self.ghost_points = (as_points(self.ghost_points, "ghost_points")
+                                 if len(self.ghost_points) else np.zeros((0, 3)))
+        if not 0.0 <= self.ghost_alpha <= 1.0:
+            raise ValueError(f"ghost_alpha must be in [0, 1], got {self.ghost_alpha}")
+
+    def all_points(self) -> np.ndarray:
+        """Points and ghost points (M + N, 3): what the camera must see."""
+        if self.ghost_points is None or not len(self.ghost_points):
+            return self.points
+        return np.concatenate([self.points, self.ghost_points])
 
 
 @dataclass
 class Colorbar:
-    """A vertical colour bar: ``cmap`` over ``[vmin, vmax]``."""
+    """A vertical colour bar: ``cmap`` over ``[vmin, vmax]``; ``extend="both"`` draws arrow ends
+    (values beyond the range are clipped to the ends, e.g. a percentile scale)."""
 
     cmap: str
     vmin: float
     vmax: float
     label: str = "relevance"
+    extend: str = "neither"
 
 
 @dataclass
@@ -85,8 +113,8 @@ class FigureSpec:
     title: str | None = None
     colorbar: Colorbar | None = None
     legend: list[tuple[str, Sequence[float]]] = field(default_factory=list)
-    elev: float = 25.0
-    azim: float = 35.0
+    elev: float = DEFAULT_ELEV
+    azim: float = DEFAULT_AZIM
     up: str = "y"
     shared_camera: bool = False  # one camera fitted to all panels' points (synchronised views)
     camera_groups: Sequence[int] | None = None  # panels of a group share one fitted camera
@@ -118,7 +146,7 @@ class Rect:
 def side_band_width(spec: FigureSpec) -> int:
     if spec.colorbar is None and not spec.legend:
         return 0
-    return max(80, spec.width // 7)
+    return max(110 if spec.legend else 80, spec.width // 7)
 
 
 def layout_figure(spec: FigureSpec) -> list[Rect]:
@@ -144,28 +172,43 @@ def layout_figure(spec: FigureSpec) -> list[Rect]:
             raise ValueError(
                 f"camera_groups has {len(groups)} entries for {len(spec.panels)} panels"
             )
-        for g in set(groups):
-            union = np.concatenate([p.points for p, q in zip(spec.panels, groups) if q == g])
-            shared[g] = _fit(union, Rect(0, 0, cell_w, cell_h - sub), spec)
+        # panels of a group seen from the same direction share one camera (and point size)
+        keys = [(g, _view(p, spec)) for p, g in zip(spec.panels, groups)]
+        for key in dict.fromkeys(keys):
+            members = [p for p, k in zip(spec.panels, keys) if k == key]
+            union = np.concatenate([p.all_points() for p in members])
+            cam = _fit(union, key[1], Rect(0, 0, cell_w, cell_h - sub), spec)
+            size = None
+            if any(p.point_size is None for p in members):
+                size = point_diameter(max((p.all_points() for p in members), key=len), cam)
+            shared[key] = (cam, size)
     for i, panel in enumerate(spec.panels):
         r, c = divmod(i, cols)
         rect = Rect(c * cell_w, top + r * cell_h + sub, cell_w, cell_h - sub)
         rects.append(rect)
         if groups is not None and panel.camera is None:
-            panel.camera = shared[groups[i]]
+            panel.camera, size = shared[keys[i]]
+            if panel.point_size is None:
+                panel.point_size = size
         if panel.camera is None or (panel.camera.width, panel.camera.height) != (rect.w, rect.h):
             panel.camera = (
                 panel.camera.with_size(rect.w, rect.h)
                 if panel.camera is not None
-                else _fit(panel.points, rect, spec)
+                else _fit(panel.all_points(), _view(panel, spec), rect, spec)
             )
+        if panel.point_size is None:
+            panel.point_size = point_diameter(panel.all_points(), panel.camera)
     return rects
 
 
-def _fit(points, rect: Rect, spec: FigureSpec) -> Camera:
+def _view(panel: Panel, spec: FigureSpec) -> tuple[float, float]:
+    return tuple(panel.view) if panel.view is not None else (spec.elev, spec.azim)
+
+
+def _fit(points, view, rect: Rect, spec: FigureSpec) -> Camera:
     from .camera import fit_camera
 
-    return fit_camera(points, rect.w, rect.h, elev=spec.elev, azim=spec.azim, up=spec.up)
+    return fit_camera(points, rect.w, rect.h, elev=view[0], azim=view[1], up=spec.up)
 
 
 #: draws the points of one panel; ``(figure, axes, panel, rect) -> image or None``. A back end
@@ -242,13 +285,13 @@ def _draw_side_band(fig, spec: FigureSpec, fontsize: float) -> None:
 
         cb = spec.colorbar
         colormap_lut(cb.cmap)
-        bar_top = top + int(0.08 * avail)
-        bar_h = max(20, avail - legend_h - int(0.16 * avail))
+        bar_h = max(20, min(avail - legend_h - int(0.16 * avail), 420))
+        bar_top = top + max(int(0.08 * avail), (avail - legend_h - bar_h) // 2)
         rect = Rect(x0 + 10, bar_top, 14, bar_h)
         cax = fig.add_axes(rect.fraction(spec.width, spec.height))
         vmin, vmax = (cb.vmin, cb.vmax) if cb.vmax > cb.vmin else (-1.0, 1.0)
         sm = ScalarMappable(Normalize(vmin, vmax), cb.cmap)
-        bar = fig.colorbar(sm, cax=cax)
+        bar = fig.colorbar(sm, cax=cax, extend=cb.extend)
         bar.ax.tick_params(labelsize=fontsize * 0.75)
         bar.set_label(cb.label, fontsize=fontsize * 0.8)
     if spec.legend:

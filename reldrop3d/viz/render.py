@@ -1,9 +1,12 @@
 """Back-end selection and the high-level PNG writers.
 
-``backend="auto"`` uses Open3D's offscreen renderer when ``open3d`` imports and a probe in a
-subprocess shows that the renderer works here (a broken GL/EGL stack can crash the process, so it
-is never tried in-process first); otherwise it falls back to matplotlib and says why, once. The
+``backend="auto"`` is the matplotlib back end (lit sphere impostors splatted with NumPy: the
+reference look of every picture, the same on every machine, and faster than Open3D on CPU). The
 environment variable ``RELDROP3D_RENDER_BACKEND`` (``open3d`` | ``matplotlib``) overrides ``auto``.
+``"open3d"`` uses Open3D's offscreen renderer when ``open3d`` imports and a probe in a subprocess
+shows that the renderer works here (a broken GL/EGL stack can crash the process, so it is never
+tried in-process first); asked for explicitly through the environment variable it falls back to
+matplotlib with one line saying why.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import numpy as np
 
 from ..utils.io import atomic_path
 from .arrays import as_points, as_values
-from .colors import DEFAULT_CMAP, relevance_colors, relevance_scale
+from .colors import (
+    DEFAULT_CMAP,
+    DEFAULT_PERCENTILE,
+    relevance_colors,
+    relevance_scale,
+    robust_vmax,
+)
 from .figure import Colorbar, FigureSpec, Panel, compose
 
 BACKENDS = ("auto", "open3d", "matplotlib")
@@ -35,9 +44,11 @@ def resolve_backend(backend: str = "auto", quiet: bool = False) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown render backend {backend!r}; choose from {BACKENDS}")
     if backend == "auto":
-        backend = os.environ.get("RELDROP3D_RENDER_BACKEND", "auto") or "auto"
+        backend = os.environ.get("RELDROP3D_RENDER_BACKEND", "matplotlib") or "matplotlib"
         if backend not in BACKENDS:
             raise ValueError(f"RELDROP3D_RENDER_BACKEND={backend!r}; choose from {BACKENDS}")
+        if backend == "open3d":
+            backend = "auto"  # asked for through the environment: fall back if it cannot run
     if backend == "matplotlib":
         return backend
     from .render_o3d import open3d_status
@@ -69,7 +80,10 @@ def save_png(image: np.ndarray, path) -> Path:
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG", optimize=True)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a normal file, not the temporary file's 0600
     return path
 
 
@@ -91,21 +105,30 @@ def relevance_figure(
     elev: float = 25.0,
     azim: float = 35.0,
     up: str = "y",
+    percentile: float | None = DEFAULT_PERCENTILE,
+    views: int = 1,
 ) -> FigureSpec:
-    """The :class:`FigureSpec` of one cloud coloured by relevance, with a colour bar."""
+    """The :class:`FigureSpec` of one cloud coloured by relevance, with a colour bar.
+
+    ``percentile`` (symmetric only): the scale is that percentile of ``|R|`` (clipped beyond,
+    arrow ends on the bar); None or 100 = ``max|R|``. ``views`` > 1: the cloud from that many
+    azimuths ``azim + k * 360 / views`` side by side (one colour scale).
+    """
     xyz = as_points(points)
     r = as_values(relevance, len(xyz))
-    vmin, vmax = relevance_scale(r, symmetric)
-    panel = Panel(xyz, relevance_colors(r, cmap, symmetric),
-                  point_size=point_size or default_point_size(len(xyz), width, height),
-                  camera=camera)
-    return FigureSpec([panel], width, height, title=title,
-                      colorbar=Colorbar(cmap, vmin, vmax), elev=elev, azim=azim, up=up)
-
-
-def default_point_size(n: int, width: int, height: int) -> float:
-    """A point diameter (px) that covers a surface sampled with ``n`` points without clutter."""
-    return float(np.clip(0.9 * min(width, height) / np.sqrt(max(n, 1)) * 0.5, 2.0, 9.0))
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
+    clipped = symmetric and percentile is not None and percentile < 100.0
+    vmax = robust_vmax(r, percentile) if clipped else None
+    vmin, vmax_ = relevance_scale(r, symmetric, vmax)
+    colors = relevance_colors(r, cmap, symmetric, vmax)
+    panels = [Panel(xyz, colors, point_size=point_size, camera=camera if k == 0 else None,
+                    view=(elev, azim + k * 360.0 / views)) for k in range(views)]
+    label = f"relevance (clipped at p{percentile:g} of |R|)" if clipped else "relevance"
+    return FigureSpec(panels, width, height, columns=views, title=title,
+                      colorbar=Colorbar(cmap, vmin, vmax_, label,
+                                        "both" if clipped else "neither"),
+                      elev=elev, azim=azim, up=up)
 
 
 def render_relevance_png(
@@ -133,9 +156,11 @@ def render_relevance_png(
     width, height : int
         Size of the PNG in pixels (the colour bar takes a band on the right).
     **figure_kwargs
-        ``cmap`` (diverging matplotlib map, default ``bwr``), ``symmetric`` (normalise by
-        ``max|R|``, default True), ``point_size`` (px), ``camera`` (a fixed :class:`Camera`),
-        ``elev`` / ``azim`` (view direction in degrees), ``up`` (``"y"``, ``"z"`` or ``"x"``); see
+        ``cmap`` (diverging matplotlib map, default ``bwr``), ``symmetric`` (zero at the map's
+        centre, default True), ``percentile`` (scale = this percentile of ``|R|``, default 95;
+        None = ``max|R|``), ``point_size`` (px; default fitted to the cloud), ``camera`` (a fixed
+        :class:`Camera`), ``elev`` / ``azim`` (view direction in degrees), ``views`` (number of
+        azimuths side by side), ``up`` (``"y"``, ``"z"`` or ``"x"``); see
         :func:`relevance_figure`.
 
     Returns

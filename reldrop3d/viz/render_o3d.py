@@ -20,8 +20,11 @@ import sys
 import numpy as np
 
 from .figure import Panel, Rect
+from .shading import depth_cue
 
 PROBE_TIMEOUT_S = 180
+#: Ghost points are drawn at this fraction of the point size (opaque, see panel_point_colors).
+GHOST_SCALE = 0.5
 _CANVAS_STEP = 64  # canvas sizes are rounded up to this, so similar sizes share a renderer
 _state: dict[str, object] = {"renderer": None, "size": (0, 0)}
 
@@ -144,22 +147,55 @@ def srgb_encode(rgb) -> list[float]:
     return [float(x) for x in enc]
 
 
+def panel_point_colors(panel: Panel, background=(1.0, 1.0, 1.0)):
+    """Per-point colours for a renderer without per-pixel shading (Open3D's unlit points).
+
+    The panel's colours times :func:`~reldrop3d.viz.shading.depth_cue` (far points darker, as
+    in the matplotlib back end), and the ghost points' colour blended with the background at
+    ``panel.ghost_alpha`` (opaque points cannot be translucent; drawn smaller, so the points
+    behind them show through).
+
+    Returns
+    -------
+    colors : ndarray (N, 3)
+    ghost_colors : ndarray (M, 3) or None
+    """
+    depth = panel.camera.project(panel.all_points())[1]
+    cue = depth_cue(depth)
+    n = len(panel.points)
+    colors = np.clip(panel.colors * cue[:n, None], 0.0, 1.0)
+    if panel.ghost_points is None or not len(panel.ghost_points):
+        return colors, None
+    a = float(panel.ghost_alpha)
+    ghost = (1.0 - a) * np.asarray(background, float)[:3] + a * np.asarray(panel.ghost_color, float)
+    return colors, np.tile(ghost, (len(panel.ghost_points), 1))
+
+
 def render_panel_o3d(panel: Panel, background=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """Render the points of ``panel`` through its camera: RGB uint8 (height, width, 3)."""
+    """Render the points of ``panel`` through its camera: RGB uint8 (height, width, 3).
+
+    Round points of ``panel.point_size`` pixels, depth-cued colours (:func:`panel_point_colors`)
+    and ghost points at ``GHOST_SCALE`` of the size.
+    """
     import open3d as o3d
     from open3d.visualization import rendering
 
     cam = panel.camera
     renderer, (cw, ch) = get_renderer(cam.width, cam.height)
-    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(panel.points))
-    pc.colors = o3d.utility.Vector3dVector(panel.colors)
-    material = rendering.MaterialRecord()
-    material.shader = "defaultUnlit"
-    material.point_size = float(panel.point_size)
+    colors, ghost_colors = panel_point_colors(panel, background)
     scene = renderer.scene
     scene.set_background([*srgb_encode(background[:3]), 1.0])
     scene.clear_geometry()
-    scene.add_geometry("cloud", pc, material)
+    layers = [("cloud", panel.points, colors, 1.0)]
+    if ghost_colors is not None:
+        layers.append(("ghost", panel.ghost_points, ghost_colors, GHOST_SCALE))
+    for name, xyz, rgb, scale in layers:
+        pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz))
+        pc.colors = o3d.utility.Vector3dVector(rgb)
+        material = rendering.MaterialRecord()
+        material.shader = "defaultUnlit"
+        material.point_size = float(panel.point_size) * scale
+        scene.add_geometry(name, pc, material)
     # same intrinsics on the bigger canvas: the viewport is its top-left corner
     renderer.setup_camera(cam.intrinsic(), cam.extrinsic(), cw, ch)
     image = np.asarray(renderer.render_to_image())[: cam.height, : cam.width]

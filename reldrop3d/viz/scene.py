@@ -23,8 +23,10 @@ from enum import Enum
 import numpy as np
 
 from .arrays import as_points
+from .camera import canonical_view
 from .colors import (
     DEFAULT_CMAP,
+    DEFAULT_PERCENTILE,
     DROPPED_COLOR,
     KEPT_COLOR,
     label_colors,
@@ -41,12 +43,12 @@ class Mode(str, Enum):
     """What the points' colours show."""
 
     RELEVANCE = "relevance"  # all points, diverging relevance colours
-    MASKED = "masked"  # only the points RelDrop keeps, relevance colours
+    MASKED = "masked"  # the points RelDrop keeps in relevance colours, dropped ones ghosted
     DROPPED = "dropped"  # all points, dropped ones highlighted
     PARTS = "parts"  # part labels
 
     def describe(self) -> str:
-        return {"relevance": "relevance", "masked": "RelDrop-masked (kept points)",
+        return {"relevance": "relevance", "masked": "after RelDrop (dropped points ghosted)",
                 "dropped": "dropped points highlighted", "parts": "part labels"}[self.value]
 
 
@@ -72,7 +74,11 @@ def help_text() -> str:
 
 @dataclass
 class PanelView:
-    """What one panel shows (one per explainer, or one without a model)."""
+    """What one panel shows (one per explainer, or one without a model).
+
+    ``ghost`` (M, 3) are points drawn in place but translucent (the dropped points in
+    :attr:`Mode.MASKED`); ``view`` an ``(elev, azim)`` viewing direction (None: the figure's).
+    """
 
     points: np.ndarray
     colors: np.ndarray
@@ -80,6 +86,8 @@ class PanelView:
     lines: list[str] = field(default_factory=list)
     colorbar: tuple[float, float] | None = None
     legend: list[tuple[str, tuple]] = field(default_factory=list)
+    ghost: np.ndarray | None = None
+    view: tuple[float, float] | None = None
 
 
 class ViewerState:
@@ -98,13 +106,13 @@ class ViewerState:
     cache_size : int
         Explanations kept (sample, model, target).
     percentile : float, optional
-        Scale colours by this percentile of ``|R|`` instead of the maximum (robust to a few
-        extreme points; beyond it colours saturate).
+        Scale colours of each shape by this percentile of its ``|R|`` (default 95, see
+        :mod:`reldrop3d.viz.colors`; beyond it colours saturate); None or 100 = ``max|R|``.
     """
 
     def __init__(self, source, explainers: Sequence[Explainer] = (), classes=None,
                  mode: Mode = Mode.RELEVANCE, cmap: str = DEFAULT_CMAP, symmetric: bool = True,
-                 cache_size: int = 64, percentile: float | None = None):
+                 cache_size: int = 64, percentile: float | None = DEFAULT_PERCENTILE):
         if len(explainers) > 2:
             raise ValueError(f"at most two models side by side, got {len(explainers)}")
         self.source = source
@@ -241,8 +249,30 @@ class ViewerState:
             keep = ~mask
             if not keep.any():
                 raise ValueError("RelDrop dropped every point of this sample; nothing to show")
-            return PanelView(xyz[keep], colors[keep], title, lines, scale)
+            return PanelView(xyz[keep], colors[keep], title, lines, scale, ghost=xyz[mask])
         return PanelView(xyz, colors, title, lines, scale)
+
+    @property
+    def clipped(self) -> bool:
+        """Whether relevance colours saturate before ``max|R|`` (a percentile scale)."""
+        return self.symmetric and self.percentile is not None and self.percentile < 100.0
+
+    def view_class(self) -> str | None:
+        """The class whose canonical camera shows the current sample: its true class, else the
+        first model's prediction, else None."""
+        s = self.sample()
+        if s.label is not None and self.classes:
+            return self.class_name(s.label)
+        if self.explainers and self.classes:
+            return self.class_name(self.explain(0).pred)
+        return None
+
+    def canonical_view(self, up: str = "y", align: str = "pca", elev: float | None = None,
+                       azim: float | None = None) -> tuple[float, float]:
+        """``(elev, azim)`` of the current sample: the same for every sample of its class
+        (:func:`~reldrop3d.viz.camera.canonical_view`)."""
+        return canonical_view(self.sample().points[:, :3], self.view_class(), up, align,
+                              elev, azim)
 
     def apply(self, action: str) -> bool:
         """Apply a viewer action (see :data:`ACTIONS`); returns whether the scene changed.
@@ -304,39 +334,49 @@ def views_figure(
     azim: float = 35.0,
     up: str = "y",
     camera_groups: Sequence[int] | None = None,
+    percentile: float | None = DEFAULT_PERCENTILE,
 ):
     """A :class:`~reldrop3d.viz.figure.FigureSpec` of panel views with one shared camera
-    (or one per group of ``camera_groups``, e.g. one per sample in a grid).
+    (or one per group of ``camera_groups``, e.g. one per sample in a grid; panels with their own
+    ``view`` get their own camera within the group).
 
-    With one relevance panel the colour bar shows its values; with several, each panel is
-    normalised on its own and the bar shows ``R / max|R|``. Legends of the views are merged.
+    With one colour scale (one relevance panel, or several views of one shape) the colour bar
+    shows its values; with several, each panel is normalised on its own and the bar shows
+    ``R / s`` with ``s`` the scale of each (the ``percentile`` of ``|R|``, or ``max|R|``). A
+    percentile scale draws arrow ends on the bar (values beyond it are clipped). ``point_size``
+    None: fitted to the clouds. Legends of the views are merged; ghost points add a "dropped"
+    entry.
     """
-    from .figure import Colorbar, FigureSpec, Panel
-    from .render import default_point_size
+    from .figure import GHOST_COLOR, Colorbar, FigureSpec, Panel
 
     if not views:
         raise ValueError("nothing to draw: no panel views")
     columns = columns or len(views)
     cols = min(columns, len(views))
-    rows = -(-len(views) // cols)
-    n_max = max(len(v.points) for v in views)
-    size = point_size or default_point_size(n_max, width // cols, height // rows)
     panels = []
     for v in views:
         caption = v.title
         if captions and v.lines:
             info = ", ".join(v.lines[:2])
             caption = f"{v.title}: {info}" if v.title else info
-        panels.append(Panel(v.points, v.colors, title=caption or None, point_size=size))
-    bars = [v.colorbar for v in views if v.colorbar is not None]
+        panels.append(Panel(v.points, v.colors, title=caption or None, point_size=point_size,
+                            view=v.view, ghost_points=v.ghost))
+    bars = [tuple(v.colorbar) for v in views if v.colorbar is not None]
     colorbar = None
-    if len(bars) == 1:
-        colorbar = Colorbar(cmap, *bars[0])
+    clipped = percentile is not None and percentile < 100.0
+    extend = "both" if clipped else "neither"
+    if bars and len(set(bars)) == 1:
+        label = f"relevance (clipped at p{percentile:g} of |R|)" if clipped else "relevance"
+        colorbar = Colorbar(cmap, *bars[0], label, extend)
     elif bars:
-        colorbar = Colorbar(cmap, -1.0, 1.0, "relevance / max|R|")
+        scale = f"p{percentile:g} of |R|" if clipped else "max|R|"
+        colorbar = Colorbar(cmap, -1.0, 1.0, f"relevance / {scale}", extend)
     legend, seen = [], set()
     for v in views:
-        for lab, c in v.legend:
+        entries = list(v.legend)
+        if v.ghost is not None and len(v.ghost):
+            entries.append(("dropped", GHOST_COLOR))
+        for lab, c in entries:
             if lab not in seen:
                 seen.add(lab)
                 legend.append((lab, c))

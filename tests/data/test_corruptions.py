@@ -279,3 +279,43 @@ def test_register_a_new_corruption_is_listed(clouds):
         from reldrop3d.data.corruptions import CORRUPTIONS
 
         CORRUPTIONS._factories.pop("_test_identity")
+
+
+def test_registered_values_are_the_published_parameters():
+    """The per-severity values of each op (what reports and cache fingerprints use)."""
+    from reldrop3d.data.corruptions import get_corruption
+
+    published = {"scale": SCALE_MAX, "jitter": JITTER_SIGMA, "rotate": ROTATE_MAX_ANGLE,
+                 "dropout_global": DROPOUT_GLOBAL_RATE, "dropout_local": DROPOUT_LOCAL_POINTS,
+                 "add_global": ADD_GLOBAL_POINTS, "add_local": ADD_LOCAL_POINTS}
+    for name, values in published.items():
+        assert get_corruption(name).values == values, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_input_is_not_modified(clouds, name):
+    pts, nrm, _ = clouds
+    p, n = pts[:4].clone(), nrm[:4].clone()
+    corrupt(name, p, 5, gen(), n)
+    assert torch.equal(p, pts[:4]) and torch.equal(n, nrm[:4])
+
+
+def test_jitter_is_not_clipped_and_scale_renormalises_exactly(clouds):
+    pts, _, _ = clouds
+    noise = corrupt("jitter", pts, 1, gen()).points - pts
+    assert noise.abs().max() > 4 * JITTER_SIGMA[0]  # a clipped jitter (PointNet's) stops at 5 sigma
+    out = corrupt("scale", pts, 5, gen(7))
+    scaled = pts * out.info["factors"].unsqueeze(1)
+    centred = scaled - scaled.mean(1, keepdim=True)
+    want = centred / centred.norm(dim=-1).amax(1).view(-1, 1, 1)
+    torch.testing.assert_close(out.points, want)
+
+
+def test_dropout_local_clusters_per_cloud_are_one_to_seven():
+    """Over many clouds, the drawn cluster count takes every value 1..7 about equally often."""
+    pts = torch.randn(700, 1024, 3, generator=gen(2))
+    info = corrupt("dropout_local", pts, 1, gen(3)).info
+    freq = torch.bincount(info["count"], minlength=MAX_CLUSTERS + 1)[1:].double() / 700
+    assert torch.allclose(freq, torch.full((MAX_CLUSTERS,), 1 / 7, dtype=torch.float64), atol=0.05)
+    nonempty = (info["sizes"] > 0).sum(1)
+    assert (nonempty <= info["count"]).all() and (nonempty >= 1).all()

@@ -91,3 +91,30 @@ def test_robust_vmax_ignores_a_single_outlier():
     assert robust_vmax(np.array([0.0, 0.0, 5.0]), 50) == 5.0  # percentile 0 -> max
     with pytest.raises(ValueError, match="percentile"):
         robust_vmax(r, 0)
+
+
+@pytest.mark.parametrize("percentile", [90.0, 95.0, 99.0])
+def test_percentile_scale_puts_the_percentile_at_the_ends_and_is_symmetric(percentile):
+    from reldrop3d.viz.colors import robust_vmax
+
+    g = np.random.default_rng(3)
+    r = g.standard_t(2, size=500) * (g.uniform(size=500) < 0.5)  # sparse and heavy-tailed
+    v = robust_vmax(r, percentile)
+    assert v == pytest.approx(np.percentile(np.abs(r), percentile))
+    u = normalize_relevance(np.array([v, -v, 3 * v, -3 * v, 0.5 * v, 0.0]), vmax=v)
+    np.testing.assert_allclose(u, [1.0, 0.0, 1.0, 0.0, 0.75, 0.5])  # p-value at the ends, clipped
+    # symmetric: R and -R mirror about the centre; the share of saturated points is 100 - p
+    np.testing.assert_allclose(normalize_relevance(r, vmax=v) + normalize_relevance(-r, vmax=v), 1.0)
+    saturated = np.isin(normalize_relevance(r, vmax=v), (0.0, 1.0)).mean()
+    assert saturated == pytest.approx((100 - percentile) / 100, abs=0.01)
+    np.testing.assert_allclose(relevance_colors(np.array([v]), vmax=v)[0], hot_color())
+
+
+def test_default_percentile_saturates_more_than_max_scaling():
+    from reldrop3d.viz.colors import DEFAULT_PERCENTILE, robust_vmax
+
+    g = np.random.default_rng(0)
+    r = np.where(g.uniform(size=512) < 0.5, 0.0, g.pareto(1.5, size=512))  # PointNet-like
+    strong = lambda u: (np.abs(u - 0.5) > 0.25).mean()  # noqa: E731 - beyond half-way to an end
+    assert strong(normalize_relevance(r, vmax=robust_vmax(r, DEFAULT_PERCENTILE))) > \
+        3 * strong(normalize_relevance(r))

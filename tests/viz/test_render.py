@@ -11,6 +11,7 @@ from reldrop3d.viz import (
     resolve_backend,
 )
 from reldrop3d.viz.figure import BACKGROUND, Colorbar, FigureSpec, Panel, layout_figure
+from reldrop3d.viz.shading import blinn_phong, shade
 
 BG = np.rint(np.array(BACKGROUND) * 255).astype(int)
 BACKENDS = ["matplotlib", pytest.param("open3d", marks=pytest.mark.open3d)]
@@ -58,8 +59,12 @@ def test_render_png_hot_pixel_at_most_relevant_point(tmp_path, sphere_cloud, use
     assert (np.abs(img.astype(int) - BG).max(-1) > 40).mean() > 0.02  # points, not a blank page
     spec = relevance_figure(points, r, title="t", width=width, height=height)
     y, x = pixel_of(spec, i)
-    expected = np.array(hot_color()) * 255
-    np.testing.assert_allclose(img[y, x], expected, atol=30)
+    # the front-facing centre of the nearest sphere: the hot colour, lit (matplotlib) or flat
+    # (Open3D points); the nearest point has no depth-cue darkening
+    expected = np.array(hot_color())
+    if use_backend == "matplotlib":
+        expected = shade(expected, *blinn_phong(np.array([0.0, 0.0, -1.0])))
+    np.testing.assert_allclose(img[y, x], expected * 255, atol=30)
 
 
 @pytest.mark.parametrize("use_backend", BACKENDS, indirect=True)
@@ -135,13 +140,16 @@ def test_resolve_backend(monkeypatch):
     assert resolve_backend("auto") == "matplotlib"
 
 
-def test_auto_falls_back_with_a_message(monkeypatch, capsys):
+def test_auto_is_matplotlib_and_open3d_from_the_environment_falls_back(monkeypatch, capsys):
     import reldrop3d.viz.render as render
     import reldrop3d.viz.render_o3d as render_o3d
 
     monkeypatch.setattr(render_o3d, "open3d_status", lambda: (False, "no renderer in this test"))
     monkeypatch.setattr(render, "_fallback_reported", False)
     monkeypatch.delenv("RELDROP3D_RENDER_BACKEND", raising=False)
+    assert resolve_backend("auto") == "matplotlib"  # the reference look, no probe
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RELDROP3D_RENDER_BACKEND", "open3d")
     assert resolve_backend("auto") == "matplotlib"
     err = capsys.readouterr().err
     assert "matplotlib" in err and "no renderer in this test" in err and err.count("\n") == 1

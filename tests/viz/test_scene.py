@@ -103,7 +103,11 @@ def test_relevance_colours_follow_target(target):
     np.testing.assert_allclose(view.colors[top], hot_color() if r[top] > 0 else cold_color())
     assert f"true: {st.classes[st.sample().label]}" in view.lines
     assert any(line.startswith("predicted: ") for line in view.lines)
-    assert view.colorbar[1] == pytest.approx(np.abs(pts[:, expected_target]).max())
+    # default scale: the 95th percentile of |R| of this shape; max|R| on request
+    assert view.colorbar[1] == pytest.approx(np.percentile(np.abs(r), 95))
+    st.percentile = None
+    (view,) = st.panels()
+    assert view.colorbar[1] == pytest.approx(np.abs(r).max())
 
 
 def test_masked_and_dropped_views_agree_with_mask():
@@ -113,6 +117,7 @@ def test_masked_and_dropped_views_agree_with_mask():
     st.set_mode(Mode.MASKED)
     (v,) = st.panels()
     assert len(v.points) == (~mask).sum()
+    np.testing.assert_allclose(v.ghost, st.sample().points[mask])  # dropped: ghosted in place
     st.set_mode(Mode.DROPPED)
     (v,) = st.panels()
     np.testing.assert_allclose(v.colors[mask], np.tile(DROPPED_COLOR, (mask.sum(), 1)))
@@ -155,7 +160,13 @@ def test_side_by_side_two_models_and_cache():
     spec = views_figure(views, 400, 200)
     layout_figure(spec)
     assert spec.panels[0].camera == spec.panels[1].camera  # synchronised view
-    assert spec.colorbar.label == "relevance / max|R|"
+    # the same relevance in both: one scale, its values on the bar, arrow ends (clipped)
+    assert spec.colorbar.label == "relevance (clipped at p95 of |R|)"
+    assert spec.colorbar.extend == "both"
+    views[1].colorbar = (-1.0, 3.0)  # another model's scale: normalised bar
+    spec = views_figure(views, 400, 200)
+    assert spec.colorbar.label == "relevance / p95 of |R|"
+    assert views_figure(views, 400, 200, percentile=None).colorbar.label == "relevance / max|R|"
     with pytest.raises(ValueError, match="two models"):
         ViewerState(ListSource(), st.explainers * 2)
 

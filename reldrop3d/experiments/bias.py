@@ -23,11 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import create_dataset
+from ..eval.classification import accuracy_scores
 from ..explain import relevance
 from ..masking import defaults
 from ..masking.api import make_masker
 from ..models import create_model
-from . import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
+from ..train.loss import training_loss
+from ..guidance import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
 
 BASELINES = ("baseline", "reldrop", "unbiased")
 DEFAULT_METHODS = ("unbiased", "baseline", "reldrop", "rrr", "gradmask", "actdiff", "energy",
@@ -46,7 +48,6 @@ DEFAULT_WEIGHTS = {
 }
 TEST_SETS = ("biased", "shuffled", "none")
 BENCH_DATA = ("synthetic", "digits")
-AUX_LOSS_WEIGHT = 0.001  # PointNet's feature-transform regulariser, as in the trainer
 
 
 @dataclass
@@ -190,43 +191,6 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None = None, device
     return order.to(device).split(batch_size)
 
 
-def guided_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    target: torch.Tensor,
-    roi: torch.Tensor | None = None,
-    guidance=None,
-    weight: float = 1.0,
-) -> torch.Tensor:
-    """One training loss: ``CE(model(x), target) (+ 0.001 aux) + weight * guidance(...)``.
-
-    This is exactly what the trainer's ``training_step`` does with ``--guidance``: ``x`` is made
-    to require grad before the forward when the loss differentiates w.r.t. the input, so the
-    loss reuses the forward's ``logits``.
-
-    Parameters
-    ----------
-    model : nn.Module (in train mode)
-    x : Tensor (B, N, C) or (B, C, H, W)
-    target : LongTensor (B,)
-    roi : BoolTensor (B, N) or (B, H, W); needed with ``guidance``
-    guidance : GuidanceLoss, optional
-    weight : float
-    """
-    if guidance is not None and guidance.needs_input_grad:
-        x = x.detach().requires_grad_(True)
-    logits = model(x)
-    loss = F.cross_entropy(logits, target)
-    aux = getattr(model, "aux_loss", None)
-    if isinstance(aux, torch.Tensor) and aux.requires_grad:
-        loss = loss + AUX_LOSS_WEIGHT * aux
-    if guidance is not None:
-        if roi is None:
-            raise ValueError("a guidance loss needs the ROI mask")
-        loss = loss + weight * guidance(model, x, target, roi, logits=logits)
-    return loss
-
-
 def train_model(
     model: nn.Module,
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
@@ -271,7 +235,8 @@ def train_model(
                 rel = relevance(model, x, y)
                 x, _ = masker(x, rel, gen if rel.device.type == "cpu" else None)
             opt.zero_grad(set_to_none=True)
-            guided_loss(model, x, y, r, guidance, weight).backward()
+            training_loss(model, x, y, roi=r, guidance=guidance,
+                          guidance_weight=weight).loss.backward()
             opt.step()
         sched.step()
         times.append(time.perf_counter() - start)
@@ -280,12 +245,12 @@ def train_model(
 
 @torch.no_grad()
 def accuracy(model: nn.Module, points: torch.Tensor, labels: torch.Tensor, batch_size=128) -> float:
-    """Top-1 accuracy of ``model`` (eval mode) on points (M, N, C), labels (M,)."""
+    """Overall accuracy (:func:`reldrop3d.eval.classification.accuracy_scores`) of ``model``
+    in eval mode on in-memory points (M, N, C) or images (M, C, H, W) and labels (M,)."""
     model.eval()
-    correct = 0
-    for idx in _batches(len(labels), batch_size, device=labels.device):
-        correct += int((model(points[idx]).argmax(-1) == labels[idx]).sum())
-    return correct / len(labels)
+    pred = torch.cat([model(points[idx]).argmax(-1)
+                      for idx in _batches(len(labels), batch_size, device=labels.device)])
+    return accuracy_scores(pred, labels, int(labels.max()) + 1)["accuracy"]
 
 
 def pointing_game(
