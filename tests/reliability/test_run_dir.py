@@ -189,7 +189,7 @@ def test_demo_runs_twice_into_the_same_folder(tmp_path, capsys):
 
 
 def test_compare_resumes_an_interrupted_run_and_replaces_one_of_other_settings(tmp_path):
-    from reldrop3d.eval.compare import CompareConfig, run_one, train_config
+    from reldrop3d.experiments.compare import CompareConfig, run_one, train_config
 
     train_kw = dict(num_points=32, batch_size=8, augment="none", val_split="val",
                     data_kwargs={"num_shapes": {"train": 16, "val": 4, "test": 8}})
