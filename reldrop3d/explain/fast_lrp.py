@@ -24,10 +24,10 @@ from .targets import (
     forward_model,
     initial_relevance,
 )
-from .units import effective_bias, find_linear_units
+from .units import batchnorm_merged, effective_bias, find_linear_units
 
-__all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "keep_channels",
-           "logit_gradient", "mixed_input_layers"]
+__all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "logit_gradient",
+           "mixed_input_layers"]
 
 
 def input_layer_names(model: nn.Module) -> tuple[str, ...]:
@@ -45,24 +45,18 @@ def input_layer_names(model: nn.Module) -> tuple[str, ...]:
     return names
 
 
-def mixed_input_layers(model: nn.Module) -> dict[str, tuple[int, int]]:
-    """``model.lrp_mixed_inputs``: layers whose input mixes hidden features with channels
-    ``[first, last)`` taken from the input points (e.g. centroid coordinates in PointNet++'s deeper
-    set abstractions). Those channels' (Epsilon-rule) relevance is routed to the points; the
-    rest flows on through the network."""
+def mixed_input_layers(model: nn.Module) -> dict[str, str]:
+    """``model.lrp_mixed_inputs``: layers whose input mixes hidden features with channels taken
+    from the input points (e.g. centroid coordinates in PointNet++'s deeper set abstractions),
+    each mapped to the :class:`~reldrop3d.models.layers.PointTap` those channels pass through.
+    Their (Epsilon-rule) relevance, taken at the tap, is routed to the points; the rest flows on
+    through the network."""
     mixed = dict(getattr(model, "lrp_mixed_inputs", {}))
     modules = dict(model.named_modules())
-    missing = [n for n in mixed if n not in modules]
+    missing = [n for pair in mixed.items() for n in pair if n not in modules]
     if missing:
         raise KeyError(f"lrp_mixed_inputs {missing} are not modules of {type(model).__name__}")
     return mixed
-
-
-def keep_channels(relevance: torch.Tensor, first: int, last: int) -> torch.Tensor:
-    """Zero all channels (dim 1) of ``relevance`` outside ``[first, last)``."""
-    keep = torch.zeros(relevance.shape[1], dtype=relevance.dtype, device=relevance.device)
-    keep[first:last] = 1
-    return relevance * keep.view(1, -1, *([1] * (relevance.dim() - 2)))
 
 
 def logit_gradient(logits: torch.Tensor, target: torch.Tensor, start: str) -> torch.Tensor:
@@ -138,9 +132,10 @@ def fast_lrp(
     def scale(unit):
         lin = modules[unit.linear_name]
         bn = modules[unit.output_name] if unit.output_name != unit.linear_name else None
+        # before the forward: inside it a merged BatchNorm's linear layer has merged parameters
+        bias = effective_bias(lin, bn) if config.zero_bias else None
 
         def hook(_m, _args, out):
-            bias = effective_bias(lin, bn) if config.zero_bias else None
             return epsilon_scale(out, config.epsilon, bias, differentiable)
 
         return hook
@@ -158,23 +153,26 @@ def fast_lrp(
         return hook
 
     deferred = dict(getattr(model, "lrp_deferred_units", {}))
-    mixed = mixed_input_layers(model)
+    taps = list(mixed_input_layers(model).values())
     flat = [n for n in names if rules[n] == "flat"]
     try:
+        for tap in taps:
+            handles.append(modules[tap].register_forward_hook(keep_output(tap)))
         for name, unit in units.items():
             out_module = modules[deferred.get(unit.output_name, unit.output_name)]
-            if name in names or name in mixed:
+            if name in names:
                 handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
             if name in flat:
                 handles.append(out_module.register_forward_hook(keep_output(name)))
                 continue
             handles.append(out_module.register_forward_hook(scale(unit)))
         x = points.detach().requires_grad_(True)
-        with eval_mode(model, eval), attribution_mode(), torch.enable_grad():
-            logits = forward_model(model, x, category)
+        with eval_mode(model, eval), attribution_mode(), torch.enable_grad(), \
+                batchnorm_merged(model, list(units.values()), differentiable) as merged:
+            logits = forward_model(model, x, category, merged)
             if target is None:
                 target = default_target(logits.detach())
-            wrt = [outputs[n] if n in flat else inputs[n] for n in names] + [inputs[n] for n in mixed]
+            wrt = [outputs[n] if n in flat else inputs[n] for n in names] + [outputs[n] for n in taps]
             grads = torch.autograd.grad(
                 logits, wrt, logit_gradient(logits, target, start),
                 create_graph=differentiable, retain_graph=True,
@@ -182,9 +180,9 @@ def fast_lrp(
             rel = {}
             for n, t, g in zip(names, wrt, grads):
                 rel[n] = flat_rule(modules[n], inputs[n], t * g) if n in flat else t * g
-            for n, g in zip(mixed, grads[len(names):]):
-                rel[n] = keep_channels(inputs[n] * g, *mixed[n])
-            used = {n: inputs[n] for n in rel}
+            for n, g in zip(taps, grads[len(names):]):
+                rel[n] = outputs[n] * g
+            used = {**{n: inputs[n] for n in names}, **{n: outputs[n] for n in taps}}
             result = relevance_to_points(model, used, rel, x)
     finally:
         for h in handles:

@@ -113,6 +113,35 @@ def flat_rule(
     -------
     Tensor, same shape as ``x``: the input relevance.
     """
+    if _is_pointwise(module):
+        # z = fan-in everywhere: each input channel gets sum_out R_out / stab(fan-in)
+        fan_in = torch.full((), module.weight.shape[1], dtype=relevance_out.dtype, device=relevance_out.device)
+        share = relevance_out / stabilize(fan_in, stabilizer)
+        if isinstance(module, nn.Linear):
+            return share.sum(-1, keepdim=True).expand(x.shape)
+        return share.sum(1, keepdim=True).expand(x.shape)
+    return _flat_rule_autograd(module, x, relevance_out, stabilizer)
+
+
+def _is_pointwise(module: nn.Module) -> bool:
+    """A Linear layer, or a convolution with kernel size 1, stride 1, no padding, one group:
+    every output sees exactly the input channels of its own position."""
+    if isinstance(module, nn.Linear):
+        return True
+    return (
+        isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        and all(k == 1 for k in module.kernel_size)
+        and all(s == 1 for s in module.stride)
+        and not isinstance(module.padding, str)
+        and all(p == 0 for p in module.padding)
+        and module.groups == 1
+    )
+
+
+def _flat_rule_autograd(
+    module: nn.Module, x: torch.Tensor, relevance_out: torch.Tensor, stabilizer: float = 1e-6
+) -> torch.Tensor:
+    """:func:`flat_rule` for any layer: the gradient of the unit-weight map at unit inputs."""
     fn = _layer_function(module)
     ones = torch.ones_like(x).requires_grad_(True)
     w = torch.ones_like(module.weight)
