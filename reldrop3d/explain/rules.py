@@ -113,7 +113,7 @@ def flat_rule(
     -------
     Tensor, same shape as ``x``: the input relevance.
     """
-    if _is_pointwise(module):
+    if is_pointwise(module):
         # z = fan-in everywhere: each input channel gets sum_out R_out / stab(fan-in)
         fan_in = torch.full((), module.weight.shape[1], dtype=relevance_out.dtype, device=relevance_out.device)
         share = relevance_out / stabilize(fan_in, stabilizer)
@@ -123,7 +123,7 @@ def flat_rule(
     return _flat_rule_autograd(module, x, relevance_out, stabilizer)
 
 
-def _is_pointwise(module: nn.Module) -> bool:
+def is_pointwise(module: nn.Module) -> bool:
     """A Linear layer, or a convolution with kernel size 1, stride 1, no padding, one group:
     every output sees exactly the input channels of its own position."""
     if isinstance(module, nn.Linear):
