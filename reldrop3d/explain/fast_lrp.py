@@ -16,7 +16,7 @@ from ..models.attribution import attribution_mode
 from ..models.pooling import GlobalMaxPool
 from .composites import DEFAULT_CONFIG, LRPConfig
 from .routing import relevance_to_points
-from .rules import epsilon_scale, flat_rule, is_pointwise
+from .rules import epsilon_relu, epsilon_scale, flat_rule, is_pointwise
 from .targets import (
     check_start,
     default_target,
@@ -25,7 +25,7 @@ from .targets import (
     forward_model,
     initial_relevance,
 )
-from .units import batchnorm_merged, effective_bias, find_linear_units
+from .units import batchnorm_merged, effective_bias, find_linear_units, relu_after
 
 __all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "logit_gradient",
            "max_pooled_pointwise", "mixed_input_layers"]
@@ -167,13 +167,15 @@ def fast_lrp(
     outputs: dict[str, torch.Tensor] = {}
     handles = []
 
-    def scale(unit):
+    def scale(unit, after_relu=False):
         lin = modules[unit.linear_name]
         bn = modules[unit.output_name] if unit.output_name != unit.linear_name else None
         # before the forward: inside it a merged BatchNorm's linear layer has merged parameters
         bias = effective_bias(lin, bn) if config.zero_bias else None
 
-        def hook(_m, _args, out):
+        def hook(_m, args, out):
+            if after_relu:  # on the ReLU after the unit: its backward and the rule in one step
+                return epsilon_relu(args[0], out, config.epsilon, bias)
             return epsilon_scale(out, config.epsilon, bias, differentiable)
 
         return hook
@@ -222,6 +224,10 @@ def fast_lrp(
                 handles.append(out_module.register_forward_hook(winners_only(unit)))
             if name in flat:
                 handles.append(out_module.register_forward_hook(keep_output(name)))
+                continue
+            relu = None if differentiable or unit.output_name in deferred else relu_after(model, unit)
+            if relu is not None:
+                handles.append(modules[relu].register_forward_hook(scale(unit, after_relu=True)))
                 continue
             handles.append(out_module.register_forward_hook(scale(unit)))
         x = points.detach().requires_grad_(True)

@@ -42,6 +42,42 @@ class EpsilonScale(torch.autograd.Function):
         return grad.mul(z).div_(den), None, None
 
 
+class EpsilonReLU(torch.autograd.Function):
+    """``relu(z)`` forwards; backwards, the ReLU's gradient and the Epsilon factor of the unit
+    ``z`` in one step: ``grad * r / stab(r - bias)`` with ``r = relu(z)``.
+
+    Where ``z > 0`` this is ``grad * z / stab(z - bias)`` (:class:`EpsilonScale` after the ReLU's
+    backward, the same arithmetic); where ``z <= 0`` both give 0. Saving ``r`` alone, it replaces
+    five passes over the activation (mask, ratio) by three."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, r: torch.Tensor, epsilon: float, bias: torch.Tensor | None):
+        ctx.save_for_backward(r, bias)
+        ctx.epsilon = epsilon
+        return r.view_as(r)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        r, bias = ctx.saved_tensors
+        if bias is None:  # r >= 0: stab(r) = r + eps, and where r = 0 the result is 0
+            den = r + ctx.epsilon
+        else:
+            den = r - _channel_view(bias, r)
+            eps = torch.tensor(ctx.epsilon, dtype=r.dtype, device=r.device)
+            den = torch.copysign(eps, den).add_(den)
+        return grad.mul(r).div_(den), None, None, None
+
+
+def epsilon_relu(
+    z: torch.Tensor, r: torch.Tensor, epsilon: float, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mark ``r = relu(z)`` as the activation of an LRP-epsilon unit with output ``z``: the
+    returned tensor equals ``r`` and back-propagates into ``z`` (not through the ReLU's own
+    backward), as :func:`epsilon_scale` on ``z`` followed by the ReLU would (not differentiable
+    a second time: use :func:`epsilon_scale` for heat-map losses)."""
+    return EpsilonReLU.apply(z, r.detach(), epsilon, bias)
+
+
 def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Broadcast a per-channel bias (C,) against ``z`` (B, C, *S)."""
     return bias.view(1, -1, *([1] * (z.dim() - 2)))

@@ -145,3 +145,20 @@ def find_linear_units(model: nn.Module) -> list[LinearUnit]:
         for name, module in modules.items()
         if isinstance(module, LINEAR_TYPES)
     ]
+
+
+def relu_after(model: nn.Module, unit: LinearUnit) -> str | None:
+    """Name of the ``nn.ReLU`` (not in-place) that directly follows the unit's output module in
+    the same ``nn.Sequential`` (so it is the output's only consumer), or None."""
+    parent, _, child = unit.output_name.rpartition(".")
+    container = model.get_submodule(parent) if parent else model
+    if not isinstance(container, nn.Sequential):
+        return None
+    names = list(container._modules)
+    i = names.index(child)
+    if i + 1 == len(names):
+        return None
+    nxt = container._modules[names[i + 1]]
+    if type(nxt) is not nn.ReLU or nxt.inplace:
+        return None
+    return f"{parent}.{names[i + 1]}" if parent else names[i + 1]

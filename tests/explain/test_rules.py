@@ -36,3 +36,23 @@ def test_flat_rule_of_a_wider_kernel_counts_each_receptive_field():
     expected = torch.zeros_like(x)
     expected[0, :, :2] = 1 / (4 + 1e-6)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_epsilon_relu_is_the_rule_then_the_relu(with_bias):
+    """One fused step backwards = EpsilonScale at z followed by the ReLU's own gradient."""
+    from reldrop3d.explain.rules import epsilon_relu, epsilon_scale
+
+    torch.manual_seed(0)
+    z = torch.randn(2, 4, 30, dtype=torch.float64)
+    z[0, 0, :5] = 0.0  # exact zeros pass nothing either way
+    z.requires_grad_(True)
+    bias = torch.randn(4, dtype=torch.float64) if with_bias else None
+    g = torch.randn(2, 4, 30, dtype=torch.float64)
+    (ref,) = torch.autograd.grad(torch.relu(epsilon_scale(z, 1e-6, bias)), z, g)
+    r = torch.relu(z)
+    out = epsilon_relu(z, r, 1e-6, bias)
+    assert torch.equal(out, r)
+    (got,) = torch.autograd.grad(out, z, g)
+    torch.testing.assert_close(got, ref, rtol=1e-14, atol=0)
+    assert got[z <= 0].abs().max() == 0
