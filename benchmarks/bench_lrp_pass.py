@@ -6,7 +6,7 @@ calls it (``method="lrp"``, ``start="log_softmax"``, composite ``epsilon-flat``)
 model's own training step.
 
     python benchmarks/bench_lrp_pass.py [--models pointnet pointnet2_ssg pointnet2_msg dgcnn]
-        [--batch 32 32 8 8] [--points 1024] [--threads 2] [--repeats 5] [--device cpu]
+        [--batch 32 32 8 8] [--points 1024] [--threads 2] [--repeats 5] [--warmup 2] [--device cpu]
         [--against CHECKOUT]
 
 ``--against`` adds the fast LRP of another checkout of reldrop3d (e.g. a clone of an older
@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=1024)
     ap.add_argument("--classes", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--against", type=Path, default=None,
@@ -108,7 +109,7 @@ def bench_one(name: str, batch: int, args, dev: torch.device, other=None) -> dic
                                                                      start="log_softmax")
     step = make_train_step(model, x, y)  # after the comparison: the steps change the weights
     fns["plain step"] = lambda: step(x)
-    times = time_interleaved(fns, repeats=args.repeats, warmup=2, device=dev)
+    times = time_interleaved(fns, repeats=args.repeats, warmup=args.warmup, device=dev)
     print_table(f"{name}, batch {batch} x {args.points}", times, "plain step")
     return times
 

@@ -1,10 +1,14 @@
 """Fast LRP: relevance from one forward and one modified backward pass.
 
 Every linear unit's output (BatchNorm merged, see :mod:`.units`) passes through
-:func:`~.rules.epsilon_scale`; the initial relevance (``start``, :mod:`.targets`) is
-back-propagated once, only down to the input layers; the input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost
-is close to a plain gradient. :mod:`.zennit_lrp` computes the same quantity with zennit and is the
-reference in the tests.
+:func:`~.rules.epsilon_scale` (or :func:`~.rules.epsilon_relu` on the ReLU after it); the initial
+relevance (``start``, :mod:`.targets`) is back-propagated once, only down to the input layers; the
+input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost is close to a plain
+gradient: eval-mode BatchNorms are merged into their linear layers for the pass, a max-pooled unit
+is differentiated through its winners only (:func:`max_pooled_pointwise`), and point channels
+that enter deeper layers are taken where they enter (``lrp_mixed_inputs``), so routing them to
+the points does not traverse the network again. :mod:`.zennit_lrp` computes the same quantity
+with zennit and is the reference in the tests.
 """
 
 from __future__ import annotations
