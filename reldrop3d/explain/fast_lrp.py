@@ -1,10 +1,14 @@
 """Fast LRP: relevance from one forward and one modified backward pass.
 
 Every linear unit's output (BatchNorm merged, see :mod:`.units`) passes through
-:func:`~.rules.epsilon_scale`; the initial relevance (``start``, :mod:`.targets`) is
-back-propagated once, only down to the input layers; the input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost
-is close to a plain gradient. :mod:`.zennit_lrp` computes the same quantity with zennit and is the
-reference in the tests.
+:func:`~.rules.epsilon_scale` (or :func:`~.rules.epsilon_relu` on the ReLU after it); the initial
+relevance (``start``, :mod:`.targets`) is back-propagated once, only down to the input layers; the
+input rule (Flat or Epsilon) is applied there. Nothing is re-run, so the cost is close to a plain
+gradient: eval-mode BatchNorms are merged into their linear layers for the pass, a max-pooled unit
+is differentiated through its winners only (:func:`max_pooled_pointwise`), and point channels
+that enter deeper layers are taken where they enter (``lrp_mixed_inputs``), so routing them to
+the points does not traverse the network again. :mod:`.zennit_lrp` computes the same quantity
+with zennit and is the reference in the tests.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import torch
 from torch import nn
 
 from ..models.attribution import attribution_mode
+from ..models.pooling import GlobalMaxPool
 from .composites import DEFAULT_CONFIG, LRPConfig
 from .routing import relevance_to_points
-from .rules import epsilon_scale, flat_rule
+from .rules import epsilon_relu, epsilon_scale, flat_rule, is_pointwise
 from .targets import (
     check_start,
     default_target,
@@ -24,10 +29,10 @@ from .targets import (
     forward_model,
     initial_relevance,
 )
-from .units import effective_bias, find_linear_units
+from .units import batchnorm_merged, effective_bias, find_linear_units, relu_after
 
-__all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "keep_channels",
-           "logit_gradient", "mixed_input_layers"]
+__all__ = ["DEFAULT_CONFIG", "LRPConfig", "fast_lrp", "input_layer_names", "logit_gradient",
+           "max_pooled_pointwise", "mixed_input_layers"]
 
 
 def input_layer_names(model: nn.Module) -> tuple[str, ...]:
@@ -45,24 +50,18 @@ def input_layer_names(model: nn.Module) -> tuple[str, ...]:
     return names
 
 
-def mixed_input_layers(model: nn.Module) -> dict[str, tuple[int, int]]:
-    """``model.lrp_mixed_inputs``: layers whose input mixes hidden features with channels
-    ``[first, last)`` taken from the input points (e.g. centroid coordinates in PointNet++'s deeper
-    set abstractions). Those channels' (Epsilon-rule) relevance is routed to the points; the
-    rest flows on through the network."""
+def mixed_input_layers(model: nn.Module) -> dict[str, str]:
+    """``model.lrp_mixed_inputs``: layers whose input mixes hidden features with channels taken
+    from the input points (e.g. centroid coordinates in PointNet++'s deeper set abstractions),
+    each mapped to the :class:`~reldrop3d.models.layers.PointTap` those channels pass through.
+    Their (Epsilon-rule) relevance, taken at the tap, is routed to the points; the rest flows on
+    through the network."""
     mixed = dict(getattr(model, "lrp_mixed_inputs", {}))
     modules = dict(model.named_modules())
-    missing = [n for n in mixed if n not in modules]
+    missing = [n for pair in mixed.items() for n in pair if n not in modules]
     if missing:
         raise KeyError(f"lrp_mixed_inputs {missing} are not modules of {type(model).__name__}")
     return mixed
-
-
-def keep_channels(relevance: torch.Tensor, first: int, last: int) -> torch.Tensor:
-    """Zero all channels (dim 1) of ``relevance`` outside ``[first, last)``."""
-    keep = torch.zeros(relevance.shape[1], dtype=relevance.dtype, device=relevance.device)
-    keep[first:last] = 1
-    return relevance * keep.view(1, -1, *([1] * (relevance.dim() - 2)))
 
 
 def logit_gradient(logits: torch.Tensor, target: torch.Tensor, start: str) -> torch.Tensor:
@@ -80,6 +79,43 @@ def logit_gradient(logits: torch.Tensor, target: torch.Tensor, start: str) -> to
     z = logits.detach()
     nonzero = z != 0
     return torch.where(nonzero, r0 / torch.where(nonzero, z, 1), 0)
+
+
+def max_pooled_pointwise(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    pooled: torch.Tensor,
+    winners: torch.Tensor,
+) -> torch.Tensor:
+    """``pooled`` = max over points of a pointwise linear unit, with a backward through the
+    winners only.
+
+    Parameters
+    ----------
+    x : Tensor (B, C_in, N)
+        The unit's input.
+    weight : Tensor (C_out, C_in) or (C_out, C_in, 1)
+    bias : Tensor (C_out,), optional
+        The unit's (BatchNorm-merged) weight and bias.
+    pooled : Tensor (B, C_out)
+        ``max_n (W x + b)``, as the model computed it.
+    winners : LongTensor (B, C_out)
+        The point of each maximum.
+
+    Returns
+    -------
+    Tensor (B, C_out): the value of ``pooled``, differentiable in ``x`` (and the parameters) as
+    ``W[c] . x[:, :, winners[:, c]] + b[c]``: the gradient of the max, which reaches only the
+    winners, costs ``O(B C_out C_in)`` instead of the dense backward through the unit,
+    ``O(B C_out C_in N)`` (PointNet's last encoder layer: N = 1,024 times less).
+    """
+    w = weight.reshape(weight.shape[0], -1)  # (C_out, C_in)
+    at_winners = x.gather(2, winners.unsqueeze(1).expand(-1, x.shape[1], -1))  # (B, C_in, C_out)
+    z = (at_winners * w.t()).sum(1)
+    if bias is not None:
+        z = z + bias
+    return pooled.detach() + (z - z.detach())
 
 
 def fast_lrp(
@@ -135,12 +171,15 @@ def fast_lrp(
     outputs: dict[str, torch.Tensor] = {}
     handles = []
 
-    def scale(unit):
+    def scale(unit, after_relu=False):
         lin = modules[unit.linear_name]
         bn = modules[unit.output_name] if unit.output_name != unit.linear_name else None
+        # before the forward: inside it a merged BatchNorm's linear layer has merged parameters
+        bias = effective_bias(lin, bn) if config.zero_bias else None
 
-        def hook(_m, _args, out):
-            bias = effective_bias(lin, bn) if config.zero_bias else None
+        def hook(_m, args, out):
+            if after_relu:  # on the ReLU after the unit: its backward and the rule in one step
+                return epsilon_relu(args[0], out, config.epsilon, bias)
             return epsilon_scale(out, config.epsilon, bias, differentiable)
 
         return hook
@@ -157,24 +196,52 @@ def fast_lrp(
 
         return hook
 
+    merged: dict[str, torch.Tensor] = {}
+
+    def winners_only(unit):
+        """Backward of a max-pooled pointwise unit through the winners (:func:`max_pooled_pointwise`)."""
+        lin = modules[unit.linear_name]
+
+        def hook(m, args, out):
+            z, x = args[0], inputs[unit.linear_name]
+            merged_bn = unit.output_name == unit.linear_name or f"{unit.linear_name}.weight" in merged
+            if not merged_bn or x.dim() != 3 or z.dim() != 3 or m.dim not in (-1, 2):
+                return None  # a BatchNorm on batch statistics in between: the dense backward
+            winners = z.detach().max(dim=m.dim).indices
+            return max_pooled_pointwise(x, lin.weight, lin.bias, out, winners)
+
+        return hook
+
     deferred = dict(getattr(model, "lrp_deferred_units", {}))
-    mixed = mixed_input_layers(model)
+    taps = list(mixed_input_layers(model).values())
     flat = [n for n in names if rules[n] == "flat"]
     try:
+        for tap in taps:
+            handles.append(modules[tap].register_forward_hook(keep_output(tap)))
         for name, unit in units.items():
             out_module = modules[deferred.get(unit.output_name, unit.output_name)]
-            if name in names or name in mixed:
+            sparse = (unit.output_name in deferred and isinstance(out_module, GlobalMaxPool)
+                      and type(modules[name]) is nn.Conv1d and is_pointwise(modules[name]))
+            if name in names or sparse:
                 handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
+            if sparse:  # before the rule's hook on the same module
+                handles.append(out_module.register_forward_hook(winners_only(unit)))
             if name in flat:
                 handles.append(out_module.register_forward_hook(keep_output(name)))
                 continue
+            relu = None if differentiable or unit.output_name in deferred else relu_after(model, unit)
+            if relu is not None:
+                handles.append(modules[relu].register_forward_hook(scale(unit, after_relu=True)))
+                continue
             handles.append(out_module.register_forward_hook(scale(unit)))
         x = points.detach().requires_grad_(True)
-        with eval_mode(model, eval), attribution_mode(), torch.enable_grad():
-            logits = forward_model(model, x, category)
+        with eval_mode(model, eval), attribution_mode(), torch.enable_grad(), \
+                batchnorm_merged(model, list(units.values()), differentiable) as merging:
+            merged.update(merging)
+            logits = forward_model(model, x, category, merged)
             if target is None:
                 target = default_target(logits.detach())
-            wrt = [outputs[n] if n in flat else inputs[n] for n in names] + [inputs[n] for n in mixed]
+            wrt = [outputs[n] if n in flat else inputs[n] for n in names] + [outputs[n] for n in taps]
             grads = torch.autograd.grad(
                 logits, wrt, logit_gradient(logits, target, start),
                 create_graph=differentiable, retain_graph=True,
@@ -182,9 +249,9 @@ def fast_lrp(
             rel = {}
             for n, t, g in zip(names, wrt, grads):
                 rel[n] = flat_rule(modules[n], inputs[n], t * g) if n in flat else t * g
-            for n, g in zip(mixed, grads[len(names):]):
-                rel[n] = keep_channels(inputs[n] * g, *mixed[n])
-            used = {n: inputs[n] for n in rel}
+            for n, g in zip(taps, grads[len(names):]):
+                rel[n] = outputs[n] * g
+            used = {**{n: inputs[n] for n in names}, **{n: outputs[n] for n in taps}}
             result = relevance_to_points(model, used, rel, x)
     finally:
         for h in handles:

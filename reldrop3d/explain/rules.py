@@ -42,6 +42,42 @@ class EpsilonScale(torch.autograd.Function):
         return grad.mul(z).div_(den), None, None
 
 
+class EpsilonReLU(torch.autograd.Function):
+    """``relu(z)`` forwards; backwards, the ReLU's gradient and the Epsilon factor of the unit
+    ``z`` in one step: ``grad * r / stab(r - bias)`` with ``r = relu(z)``.
+
+    Where ``z > 0`` this is ``grad * z / stab(z - bias)`` (:class:`EpsilonScale` after the ReLU's
+    backward, the same arithmetic); where ``z <= 0`` both give 0. Saving ``r`` alone, it replaces
+    five passes over the activation (mask, ratio) by three."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, r: torch.Tensor, epsilon: float, bias: torch.Tensor | None):
+        ctx.save_for_backward(r, bias)
+        ctx.epsilon = epsilon
+        return r.view_as(r)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        r, bias = ctx.saved_tensors
+        if bias is None:  # r >= 0: stab(r) = r + eps, and where r = 0 the result is 0
+            den = r + ctx.epsilon
+        else:
+            den = r - _channel_view(bias, r)
+            eps = torch.tensor(ctx.epsilon, dtype=r.dtype, device=r.device)
+            den = torch.copysign(eps, den).add_(den)
+        return grad.mul(r).div_(den), None, None, None
+
+
+def epsilon_relu(
+    z: torch.Tensor, r: torch.Tensor, epsilon: float, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mark ``r = relu(z)`` as the activation of an LRP-epsilon unit with output ``z``: the
+    returned tensor equals ``r`` and back-propagates into ``z`` (not through the ReLU's own
+    backward), as :func:`epsilon_scale` on ``z`` followed by the ReLU would (not differentiable
+    a second time: use :func:`epsilon_scale` for heat-map losses)."""
+    return EpsilonReLU.apply(z, r.detach(), epsilon, bias)
+
+
 def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Broadcast a per-channel bias (C,) against ``z`` (B, C, *S)."""
     return bias.view(1, -1, *([1] * (z.dim() - 2)))
@@ -113,6 +149,35 @@ def flat_rule(
     -------
     Tensor, same shape as ``x``: the input relevance.
     """
+    if is_pointwise(module):
+        # z = fan-in everywhere: each input channel gets sum_out R_out / stab(fan-in)
+        fan_in = torch.full((), module.weight.shape[1], dtype=relevance_out.dtype, device=relevance_out.device)
+        share = relevance_out / stabilize(fan_in, stabilizer)
+        if isinstance(module, nn.Linear):
+            return share.sum(-1, keepdim=True).expand(x.shape)
+        return share.sum(1, keepdim=True).expand(x.shape)
+    return _flat_rule_autograd(module, x, relevance_out, stabilizer)
+
+
+def is_pointwise(module: nn.Module) -> bool:
+    """A Linear layer, or a convolution with kernel size 1, stride 1, no padding, one group:
+    every output sees exactly the input channels of its own position."""
+    if isinstance(module, nn.Linear):
+        return True
+    return (
+        isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        and all(k == 1 for k in module.kernel_size)
+        and all(s == 1 for s in module.stride)
+        and not isinstance(module.padding, str)
+        and all(p == 0 for p in module.padding)
+        and module.groups == 1
+    )
+
+
+def _flat_rule_autograd(
+    module: nn.Module, x: torch.Tensor, relevance_out: torch.Tensor, stabilizer: float = 1e-6
+) -> torch.Tensor:
+    """:func:`flat_rule` for any layer: the gradient of the unit-weight map at unit inputs."""
     fn = _layer_function(module)
     ones = torch.ones_like(x).requires_grad_(True)
     w = torch.ones_like(module.weight)

@@ -32,14 +32,22 @@ from torch import nn
 
 
 def forward_model(
-    model: nn.Module, points: torch.Tensor, category: torch.Tensor | None = None
+    model: nn.Module,
+    points: torch.Tensor,
+    category: torch.Tensor | None = None,
+    parameters: dict[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """``model(points)`` or, for part segmenters, ``model(points, category)``."""
+    """``model(points)`` or, for part segmenters, ``model(points, category)``; with
+    ``parameters`` (qualified name -> tensor), those parameters are replaced for this call
+    (:func:`torch.func.functional_call`)."""
+    args = (points,)
     if getattr(model, "task", "cls") == "partseg":
         if category is None:
             raise ValueError("relevance of a part segmenter needs the category labels (B,)")
-        return model(points, category)
-    return model(points)
+        args = (points, category)
+    if parameters:
+        return torch.func.functional_call(model, parameters, args, strict=False)
+    return model(*args)
 
 
 def select_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
 from ..models.attribution import attribution_mode
 from ..models.pooling import WeightedSum
 from .composites import DEFAULT_CONFIG, LRPConfig
-from .fast_lrp import input_layer_names, keep_channels, mixed_input_layers
+from .fast_lrp import input_layer_names, mixed_input_layers
 from .routing import relevance_to_points
 from .targets import check_start, default_target, eval_mode, forward_model, initial_relevance
 
@@ -96,9 +96,17 @@ def zennit_lrp(
 
         return pre_hook
 
-    mixed = mixed_input_layers(model)
+    def capture_output(name):
+        def hook(_m, _args, out):
+            inputs[name] = out
+
+        return hook
+
+    taps = list(mixed_input_layers(model).values())
     # registered before zennit's own hooks, so the tensor seen is the layer's true input
-    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in (*names, *mixed)]
+    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in names]
+    # the point channels of layers with mixed inputs, where they enter (no rule of zennit's there)
+    handles += [modules[n].register_forward_hook(capture_output(n)) for n in taps]
     composite = build_composite(model, config)
     x = points.detach().requires_grad_(True)
     try:
@@ -106,7 +114,7 @@ def zennit_lrp(
             logits = forward_model(model, x, category)
             if target is None:
                 target = default_target(logits.detach())
-            layers = [*names, *mixed]
+            layers = [*names, *taps]
             missing = [n for n in layers if n not in inputs or not inputs[n].requires_grad]
             if missing:
                 raise RuntimeError(f"no relevance can reach the input layers {missing}")
@@ -120,7 +128,5 @@ def zennit_lrp(
         for h in handles:
             h.remove()
     rel = dict(zip(layers, grads))
-    for n, (first, last) in mixed.items():
-        rel[n] = keep_channels(rel[n], first, last)
     with torch.enable_grad():
         return relevance_to_points(model, inputs, rel, x).detach()

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+
+class PointTap(nn.Module):
+    """Identity through which channels taken from the input points (e.g. centroid coordinates)
+    enter a deeper layer, concatenated to hidden features.
+
+    LRP hooks its output (models declare ``lrp_mixed_inputs = {layer: tap}``): the relevance of
+    those channels is routed from here back to the points through the gathers that built them,
+    without running the backward through the hidden features' branch a second time. The output
+    is a view, a tensor of its own, so its gradient is that of this use alone."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
 
 
 def activation(name: str, negative_slope: float = 0.2) -> nn.Module:

@@ -22,7 +22,7 @@ from ..ops import (
     interpolation_weights,
 )
 from .attribution import is_attributing
-from .layers import check_task, classifier_head, conv_bn_act, shared_mlp
+from .layers import PointTap, check_task, classifier_head, conv_bn_act, shared_mlp
 from .pooling import GlobalMaxPool, WeightedSum
 from .registry import register_model
 
@@ -34,6 +34,7 @@ class GroupingBranch(nn.Module):
         super().__init__()
         self.radius = radius
         self.max_neighbors = max_neighbors
+        self.coords = PointTap()  # the relative coordinates in front of the features
         self.mlp = shared_mlp(c_in, widths, dim=2)
         self.pool = GlobalMaxPool(dim=-1)
         self.out_channels = widths[-1]
@@ -45,7 +46,10 @@ class GroupingBranch(nn.Module):
         if is_attributing():
             # centres are constants: a relative coordinate's relevance goes to the neighbour only
             centroids = centroids.detach()
-        grouped = group_points(xyz, centroids, idx, features)  # (B, M, K, 3 + C)
+        grouped = self.coords(group_points(xyz, centroids, idx))  # (B, M, K, 3)
+        if features is not None:
+            grouped = torch.cat([grouped, group_points(xyz, centroids, idx, features, use_xyz=False)],
+                                dim=-1)  # (B, M, K, 3 + C)
         out = self.pool(self.mlp(grouped.permute(0, 3, 1, 2)))  # (B, C_out, M)
         return out.transpose(1, 2)
 
@@ -72,6 +76,7 @@ class SetAbstraction(nn.Module):
         self.num_centroids = num_centroids
         self.backend = backend
         c_in = 3 + feature_channels
+        self.coords = PointTap()  # group all: the absolute coordinates in front of the features
         if num_centroids is None:
             self.branches = None
             self.mlp = shared_mlp(c_in, mlps[0], dim=1)
@@ -98,7 +103,8 @@ class SetAbstraction(nn.Module):
         new_features : Tensor (B, M, C_out)
         """
         if self.branches is None:
-            x = xyz if features is None else torch.cat([xyz, features], dim=-1)
+            x = self.coords(xyz)
+            x = x if features is None else torch.cat([x, features], dim=-1)
             g = self.pool(self.mlp(x.transpose(1, 2)))  # (B, C_out)
             return xyz.new_zeros(xyz.shape[0], 1, 3), g.unsqueeze(1)
         m = min(self.num_centroids, xyz.shape[1])
@@ -204,10 +210,11 @@ class PointNet2(nn.Module):
         # lrp: every first conv that sees input-derived point features
         inputs = [f"sa1.branches.{i}.mlp.0.0" for i in range(len(self.sa1.branches))]
         # deeper layers whose input mixes hidden features with coordinates of input points
-        # (relative centroid positions in SA2, absolute ones in SA3): (first, last+1) channel
+        # (relative centroid positions in SA2, absolute ones in SA3): the tap they enter through
         self.lrp_mixed_inputs = {
-            **{f"sa2.branches.{i}.mlp.0.0": (0, 3) for i in range(len(self.sa2.branches))},
-            "sa3.mlp.0.0": (0, 3),
+            **{f"sa2.branches.{i}.mlp.0.0": f"sa2.branches.{i}.coords"
+               for i in range(len(self.sa2.branches))},
+            "sa3.mlp.0.0": "sa3.coords",
         }
         if task == "cls":
             self.head = classifier_head(self.sa3.out_channels, num_classes, dropout=dropout)
@@ -223,7 +230,8 @@ class PointNet2(nn.Module):
                 nn.Conv1d(128, num_parts, 1),
             )
             # the level-0 skip [one-hot, points, upsampled]: the points' channels
-            self.lrp_mixed_inputs["fp1.mlp.0.0"] = (num_classes, num_classes + in_channels)
+            self.skip_points = PointTap()
+            self.lrp_mixed_inputs["fp1.mlp.0.0"] = "skip_points"
         self.lrp_input_layers = tuple(inputs)
 
     def forward(self, points: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:
@@ -242,7 +250,8 @@ class PointNet2(nn.Module):
         u2 = self.fp3(xyz2, xyz3, f2, f3)
         u1 = self.fp2(xyz1, xyz2, f1, u2)
         onehot = nn.functional.one_hot(category, self.num_classes).to(points.dtype)
-        skip0 = torch.cat([onehot.unsqueeze(1).expand(-1, points.shape[1], -1), points], dim=-1)
+        skip0 = torch.cat([onehot.unsqueeze(1).expand(-1, points.shape[1], -1),
+                           self.skip_points(points)], dim=-1)
         u0 = self.fp1(xyz, xyz1, skip0, u1)
         return self.seg_head(u0.transpose(1, 2)).transpose(1, 2)
 

@@ -169,3 +169,20 @@ def test_bad_inputs_raise(trained_pointnet):
     with pytest.raises(ValueError, match="input_rule"):
         LRPConfig(input_rule="gamma")
 
+
+
+def test_max_pooled_pointwise_has_the_dense_value_and_gradients():
+    """The winners-only backward of PointNet's last encoder unit equals the dense one."""
+    from reldrop3d.explain.fast_lrp import max_pooled_pointwise
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(4, 6, 1).double()
+    x = torch.randn(3, 4, 50, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(3, 6, dtype=torch.float64)
+    pooled, winners = conv(x).max(dim=-1)
+    dense = torch.autograd.grad(pooled, [x, conv.weight, conv.bias], g)
+    out = max_pooled_pointwise(x, conv.weight, conv.bias, pooled, winners)
+    assert torch.equal(out, pooled)
+    sparse = torch.autograd.grad(out, [x, conv.weight, conv.bias], g)
+    for s, d in zip(sparse, dense):
+        torch.testing.assert_close(s, d, rtol=1e-12, atol=1e-12)

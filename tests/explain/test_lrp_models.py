@@ -94,3 +94,31 @@ def test_sampling_and_grouping_are_constants(name, method, shapes):
         p.grad = torch.ones_like(p)
     relevance(model, shapes.float(), targets("cls")[0], method=method)
     assert all(torch.equal(p.grad, torch.ones_like(p)) for p in model.parameters())
+
+
+def _count_ops(fn, *names):
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    counts = {e.key: e.count for e in prof.key_averages()}
+    return [counts.get(n, 0) for n in names]
+
+
+@pytest.mark.parametrize("name", POINT_MODELS)
+@pytest.mark.parametrize("task", ["cls", "partseg"])
+def test_relevance_pass_runs_each_layer_once(name, task, shapes):
+    """One forward, one backward: every convolution runs once forward and once backward (all but
+    the Flat input layers, whose rule needs no gradient), BatchNorm is merged into its
+    convolution, and routing relevance to the points does not traverse the network again (as a
+    second backward from PointNet++'s coordinate channels through the hidden features did)."""
+    model = build(name, task, torch.float32)
+    t, cat = targets(task)
+    rules = LRPConfig().input_rules(model.lrp_input_layers)
+    n_flat = sum(r == "flat" for r in rules.values())
+    convs = [n for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))]
+    # off the points' path: T-Nets (constants during attribution), DGCNN's category-label branch
+    constant = [n for n in convs if "tnet" in n or n.startswith("label_conv")]
+    fwd, bwd, bn = _count_ops(lambda: relevance(model, shapes.float(), t, category=cat),
+                              "aten::convolution", "aten::convolution_backward", "aten::batch_norm")
+    # a max-pooled unit (PointNet's last encoder layer) is differentiated through its winners only
+    pooled = len(getattr(model, "lrp_deferred_units", {}))
+    assert (fwd, bwd, bn) == (len(convs), len(convs) - len(constant) - n_flat - pooled, 0)
