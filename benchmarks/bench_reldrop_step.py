@@ -177,15 +177,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None, help="override every model's batch size")
     ap.add_argument("--points", type=int, default=None, help="override every model's points")
     ap.add_argument("--classes", type=int, default=40)
-    ap.add_argument("--repeats", type=int, default=None, help="default 7 (--quick: 3)")
+    ap.add_argument("--repeats", type=int, default=None, help="default 7 (--quick: 5)")
     ap.add_argument("--warmup", type=int, default=None, help="default 2 (--quick: 1)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     ap.add_argument("--quick", action="store_true",
-                    help="3 repeats, 1 warm-up, 8 x 512 clouds for PointNet++/DGCNN on the CPU")
+                    help="5 repeats, 1 warm-up, 8 x 512 clouds for PointNet++/DGCNN on the CPU")
     ap.add_argument("--no-gpu", action="store_true", help="skip the GPU rows")
     ap.add_argument("--only-mask", action="store_true", help="only the mask-computation table")
     args = ap.parse_args()
-    args.repeats = args.repeats or (3 if args.quick else 7)
+    args.repeats = args.repeats or (5 if args.quick else 7)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     torch.set_num_threads(args.threads)
     if not args.only_mask:
