@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"augment": "none"},
     "random": {"augment": "random"},
     "reldrop_point": {"augment": "reldrop", "mask_mode": "point"},
+    # the relevance of each sample reused for 4 epochs (--relevance-every 4)
+    "reldrop_point_k4": {"augment": "reldrop", "mask_mode": "point", "relevance_every": 4},
     "reldrop_region": {"augment": "reldrop", "mask_mode": "region"},
 }
 BASELINE = "baseline"

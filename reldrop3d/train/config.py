@@ -80,6 +80,10 @@ class TrainConfig:
     lrp_composite: str = option("epsilon-flat", "LRP rules (reldrop3d.explain.composites), e.g. "
                                 "epsilon-flat, epsilon, reldrop-official, reldrop-official-2d",
                                 group="input dropout")
+    relevance_every: int = option(
+        1, "reuse each sample's RelDrop relevance for K epochs (1: fresh every step); the mask is "
+        "still drawn fresh every step, only the relevance is up to K-1 epochs old; needs "
+        "--augment-order mask-first (docs/training.md, Relevance reuse)", group="input dropout")
     augment_order: str = option(
         "mask-first", "mask-first: relevance and mask on the un-augmented batch, then the "
         "geometric augmentation (the official code's order); augment-first: augment, then explain "
@@ -152,6 +156,16 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if isinstance(self.relevance_every, bool) or not isinstance(self.relevance_every, int) \
+                or self.relevance_every < 1:
+            raise ValueError(f"relevance_every (--relevance-every) must be an integer >= 1, got "
+                             f"{self.relevance_every!r}")
+        if self.relevance_every > 1 and self.augment_order == "augment-first" \
+                and self.geometric_augment != "none" and not self.is_image_data:
+            raise ValueError(
+                "relevance_every > 1 (--relevance-every) reuses the relevance of the un-augmented "
+                "cloud; with --augment-order augment-first every step explains a new augmented "
+                "cloud, so nothing can be reused: use --augment-order mask-first")
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
             raise ValueError(f"max_steps_per_epoch (--max-steps-per-epoch) must be >= 1 (leave it "
                              f"out for the whole split), got {self.max_steps_per_epoch}")

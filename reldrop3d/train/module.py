@@ -112,7 +112,9 @@ class PointCloudTask(L.LightningModule):
         x, target, category = self._split(batch)
         if self.augment is not None and self.augment_order == "augment-first":
             x = self.augment(x)
-        x, mask = self.input_dropout(self.model, x, target, category)
+        x, mask = self.input_dropout(self.model, x, target, category, index=batch.get("index"),
+                                     epoch=self.current_epoch)
+        counts = self.input_dropout.sync_cache()  # every rank, every step (a DDP collective)
         if self.augment is not None and self.augment_order == "mask-first":
             x = self.augment(x)
         if self.forward_mode == "eval":
@@ -128,10 +130,18 @@ class PointCloudTask(L.LightningModule):
         # sync_dist: under DDP the logged values are means over all processes
         self.log("train_loss", loss, prog_bar=True, batch_size=bs, on_step=True, on_epoch=True,
                  sync_dist=True)
+        if counts is not None:  # logged on every rank alike (sync_dist)
+            self.log("train_relevance_cached", counts[0] / max(1, sum(counts)),
+                     batch_size=max(1, sum(counts)),
+                     on_epoch=True, on_step=False, sync_dist=True)
         if mask is not None:
             self.log("train_drop_rate", mask.float().mean(), batch_size=bs, on_epoch=True,
                      on_step=False, sync_dist=True)
         return loss
+
+    def on_train_start(self):
+        # the relevance cache is not saved in checkpoints: a resumed (or repeated) fit rebuilds it
+        self.input_dropout.reset_cache()
 
     def validation_step(self, batch, batch_idx):
         x, target, category = self._split(batch)

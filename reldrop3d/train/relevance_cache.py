@@ -13,18 +13,22 @@ in the step that meets the sample next. So a point order or a sample that change
 that resamples points, a shuffled cloud, another data set after a resume) is recomputed, never
 served another sample's or another order's relevance.
 
-Where it lives: on the device of the relevance (the training device), or in pinned host memory
-(``pin_memory=True``; rows are copied to the device on use). Under DDP every rank keeps the whole
-cache: :meth:`RelevanceCache.sync`, called once per step on every rank, all-gathers the maps the
-ranks computed in that step (the training sampler deals samples to other ranks every epoch, so a
-rank-local cache would mostly miss). With a checkpoint, the cache is saved and restored
-(:meth:`~RelevanceCache.state_dict`), so a resumed run serves what the uninterrupted run would
-have served.
+Where it lives: on the device of the relevance (the training device; ``num_samples x points x 4``
+bytes, e.g. 40 MB for ModelNet40 at 1,024 points), or in pinned host memory (``pin_memory=True``,
+or automatically on a CUDA device when the storage would exceed ``max_device_bytes``, 1 GiB by
+default; rows are copied to the device on use). Under DDP every rank keeps the whole cache:
+:meth:`RelevanceCache.sync`, called once per step on every rank, all-gathers the maps the ranks
+computed in that step (the training sampler deals samples to other ranks every epoch, so a
+rank-local cache would mostly miss; the indices are global, so a map is never served for another
+sample whatever the sharding). :meth:`~RelevanceCache.state_dict` can save the maps; training
+(:class:`reldrop3d.train.input_dropout.InputDropout`) does not: a resumed run starts with an empty
+cache and rebuilds it in its first epoch.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -98,6 +102,18 @@ class RelevanceCache:
     pin_memory : bool
         Keep the maps in pinned host memory instead of on the training device (CUDA only; on a
         CPU run both are host memory).
+    max_device_bytes : int, optional
+        On a CUDA device, storage larger than this goes to pinned host memory instead (None: no
+        limit).
+
+    Attributes
+    ----------
+    hits, misses : int
+        Samples served from the cache / computed since :meth:`take_counts`.
+    mismatches : int
+        Samples whose index held a map that was still valid but for other input bits (another
+        point order or other points: a data set that re-samples points per access); they are
+        recomputed.
 
     Examples
     --------
@@ -107,7 +123,8 @@ class RelevanceCache:
     >>> cache.sync()  # once per step on every rank (DDP)
     """
 
-    def __init__(self, every: int, num_samples: int | None = None, pin_memory: bool = False):
+    def __init__(self, every: int, num_samples: int | None = None, pin_memory: bool = False,
+                 max_device_bytes: int | None = 1 << 30):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every (relevance reuse period in epochs) must be an int >= 1, got {every!r}")
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 0):
@@ -119,8 +136,10 @@ class RelevanceCache:
         self._fp: torch.Tensor | None = None  # (capacity, 2) int64
         self._built: torch.Tensor | None = None  # (capacity,) int64, -1 = empty
         self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]] = []
+        self.max_device_bytes = max_device_bytes
         self.hits = 0
         self.misses = 0
+        self.mismatches = 0
 
     # -- storage --------------------------------------------------------------------------
     @property
@@ -150,6 +169,14 @@ class RelevanceCache:
     def _ensure(self, max_index: int, shape: tuple[int, ...], dtype: torch.dtype,
                 device: torch.device) -> None:
         """Storage for indices up to ``max_index`` holding maps of ``shape`` on ``device``."""
+        if self._rel is None and device.type == "cuda" and not self.pin_memory \
+                and self.max_device_bytes is not None:
+            capacity = max(max_index + 1, self._capacity_hint)
+            nbytes = capacity * math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+            if nbytes > self.max_device_bytes:
+                log.info("relevance cache: %.1f GiB > max_device_bytes; kept in pinned host memory",
+                         nbytes / 2**30)
+                self.pin_memory = True
         dev = self._storage_device(device)
         if self._rel is not None and self.sample_shape != shape:
             log.warning("relevance cache: maps of shape %s replace cached maps of shape %s; "
@@ -171,7 +198,7 @@ class RelevanceCache:
     def _store(self, index: torch.Tensor, fp: torch.Tensor, rel: torch.Tensor, epoch: int) -> None:
         dev = self._rel.device
         index = index.to(dev)
-        self._rel[index] = rel.to(device=dev, dtype=self._rel.dtype)
+        self._rel[index] = rel.detach().to(device=dev, dtype=self._rel.dtype)
         self._fp[index] = fp.to(dev)
         self._built[index] = epoch
 
@@ -188,8 +215,9 @@ class RelevanceCache:
         built = self._built[safe]
         age = epoch - built
         ok = inside & (built >= 0) & (age >= 0) & (age < self.every)
-        ok &= (self._fp[safe] == fp.to(dev)).all(1)
-        return ok.to(fp.device)
+        same = (self._fp[safe] == fp.to(dev)).all(1)
+        self.mismatches += int((ok & ~same).sum())
+        return (ok & same).to(fp.device)
 
     def relevance(
         self,
@@ -243,7 +271,8 @@ class RelevanceCache:
         self._ensure(int(index.max()), shape, fresh.dtype, fresh.device)
         idx_miss = index.to(miss_rows.device)[miss_rows]
         self._store(idx_miss, fp[miss_rows], fresh, epoch)
-        self._pending.append((idx_miss, fp[miss_rows], fresh.detach(), epoch))
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            self._pending.append((idx_miss, fp[miss_rows], fresh.detach(), epoch))  # for sync()
         if n_hit == 0:
             return fresh
         out = torch.empty((b, *shape), dtype=fresh.dtype, device=fresh.device)

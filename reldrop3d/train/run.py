@@ -104,6 +104,9 @@ def build_task(cfg: TrainConfig, train_set: PointCloudDataset) -> PointCloudTask
         "config": cfg.to_dict(),
     }
     dropout = InputDropout(masker_from_config(cfg), method=cfg.relevance_method,
+                           relevance_every=cfg.relevance_every,
+                           # batch["index"] is the index in the base set of a subset
+                           num_samples=len(getattr(train_set, "base", train_set)),
                            start=cfg.lrp_start, composite=cfg.lrp_composite)
     guidance = None
     if cfg.guidance is not None:

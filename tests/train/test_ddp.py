@@ -1,5 +1,6 @@
 """Two-process DDP training on CPU (gloo): same updates and same metrics as one process."""
 
+import csv
 import json
 import os
 import re
@@ -74,3 +75,15 @@ def test_torchrun_two_processes_with_reldrop(tmp_path):
     assert 0.3 < results[0]["metrics"]["train_drop_rate"] < 0.8  # RelDrop masked (mean of ranks)
     model, meta = load_model(out / "checkpoints" / "last.ckpt")
     assert meta["config"]["strategy"] == "ddp"
+
+
+@pytest.mark.slow
+def test_torchrun_relevance_reuse_shares_maps_across_ranks(tmp_path):
+    # --relevance-every 2 on 2 ranks: epoch 0 computes every map, epoch 1 is served entirely from
+    # the cache although the sampler deals every sample to another rank (maps are all-gathered)
+    results, out = train_cli(tmp_path, "reuse", "--epochs", "2", "--batch-size", "8",
+                             "--relevance-every", "2", nproc=2)
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    share = {int(r["epoch"]): float(r["train_relevance_cached"]) for r in rows
+             if r.get("train_relevance_cached")}
+    assert share == {0: 0.0, 1: 1.0}
