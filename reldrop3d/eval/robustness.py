@@ -421,9 +421,10 @@ def relative_mce(result, reference) -> float:
 class RobustnessReport:
     """The evaluation of one checkpoint (and optionally a reference) on one clean set.
 
-    ``timing``: ``load_clean_s``, ``generate_s`` (generating or reading the corrupted sets),
-    ``inference_s``; ``generated`` / ``cached``: how many corrupted sets were generated / read
-    from the cache.
+    ``timing``: wall seconds ``load_clean_s``, ``generate_s`` (generating or reading the
+    corrupted sets), ``inference_s``, the same as process CPU seconds (all threads)
+    ``*_cpu_s``; ``generated`` / ``cached``: how many corrupted sets were generated / read from
+    the cache.
     """
 
     model: RobustnessResult
@@ -506,16 +507,17 @@ def score_corruptions(models: dict[str, nn.Module], task: str, clean: CleanSet, 
     if task == "partseg" and (clean.parts is None or clean.part_table is None):
         raise RobustnessError(f"{clean.name}: part segmentation needs part labels and a part table")
     timing = {} if timing is None else timing
-    for k in ("generate_s", "inference_s"):
+    for k in ("generate_s", "inference_s", "generate_cpu_s", "inference_cpu_s"):
         timing.setdefault(k, 0.0)
     for k in ("generated", "cached"):
         timing.setdefault(k, 0)
 
     def score(m, pts, nrm, parts):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         s = per_shape_scores(m, task, pts, nrm, clean.labels, parts, clean.part_table,
                              batch_size, device)
         timing["inference_s"] += time.perf_counter() - t
+        timing["inference_cpu_s"] += time.process_time() - c
         return s.numpy()
 
     bar = _progress(1 + len(names) * len(severities), progress)
@@ -526,11 +528,12 @@ def score_corruptions(models: dict[str, nn.Module], task: str, clean: CleanSet, 
     for name in names:
         for sev in severities:
             bar.set_postfix_str(f"{name} s{sev}")
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             path = corruption_cache_path(clean, name, sev, seed, cache_dir) if use_cache else None
             hit = path is not None and path.exists()
             arrays = corrupted_arrays(clean, name, sev, seed, cache_dir, use_cache)
             timing["generate_s"] += time.perf_counter() - t
+            timing["generate_cpu_s"] += time.process_time() - c
             timing["cached" if hit else "generated"] += 1
             pts = torch.from_numpy(arrays["points"])
             nrm = torch.from_numpy(arrays["normals"]) if "normals" in arrays else None
@@ -695,11 +698,12 @@ def evaluate_robustness(
         if str(reference) in models:
             raise RobustnessError(f"--reference {reference} is the checkpoint itself")
         models[str(reference)] = ref_model
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     clean = clean_test_set(meta, split, num_points, data_root)
     if num_shapes is not None:
         clean = clean.head(num_shapes)
-    timing: dict[str, float] = {"load_clean_s": time.perf_counter() - t0}
+    timing: dict[str, float] = {"load_clean_s": time.perf_counter() - t0,
+                                "load_clean_cpu_s": time.process_time() - c0}
     results = score_corruptions(models, task, clean, names, severities, seed, batch_size, device,
                                 cache_dir, use_cache, progress, timing)
     return RobustnessReport(
