@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -15,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ..data import PointCloudDataset, create_dataset
 from ..models import create_model
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_path, atomic_write_text
 from .checkpoint import atomic_checkpoint_io
 from .config import TrainConfig
 from .input_dropout import InputDropout, masker_from_config
@@ -169,11 +170,42 @@ def make_loader(ds, cfg: TrainConfig, train: bool, world_size: int = 1, rank: in
     )
 
 
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``metrics.csv`` (empty if there is none yet)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def keep_earlier_metrics(path: Path, earlier: list[dict[str, str]]) -> None:
+    """Put the rows of the epochs before a resume back into ``metrics.csv``.
+
+    Lightning's CSV logger deletes an existing ``metrics.csv`` when a run starts; on ``--resume``
+    the history of the epochs before the checkpoint would be lost. Rows of ``earlier`` whose epoch
+    precedes the first epoch logged now are kept (rows of epochs that were trained again are
+    superseded); the file is rewritten atomically with the union of the columns.
+    """
+    if not earlier:
+        return
+    now = read_metrics(path)
+    epochs = [int(r["epoch"]) for r in now if r.get("epoch")]
+    first = min(epochs) if epochs else None
+    kept = [r for r in earlier if first is None or (r.get("epoch") and int(r["epoch"]) < first)]
+    rows = kept + now
+    columns = sorted({k for r in rows for k in r})
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) a run; returns the final validation metrics and the checkpoint paths.
 
     Writes into ``cfg.out``: ``checkpoints/best.ckpt`` and ``last.ckpt`` (atomic),
-    ``metrics.csv`` (one row per logged step/epoch), ``config.json``. Lightning's notices that do
+    ``metrics.csv`` (one row per logged step/epoch; the earlier epochs' rows are kept on
+    ``resume``), ``config.json``. Lightning's notices that do
     not concern the user are filtered (:func:`reldrop3d.train.quiet.quiet_lightning`).
     """
     with quiet_lightning():
@@ -187,6 +219,7 @@ def _train(cfg: TrainConfig) -> dict[str, Any]:
     atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
     train_set, val_set = build_datasets(cfg)
     task = build_task(cfg, train_set)
+    earlier_metrics = read_metrics(out / "metrics.csv") if cfg.resume else []
     monitor = "val_instance_miou" if cfg.task == "partseg" else "val_acc"
     ckpt_cb = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=monitor, mode="max",
                               enable_version_counter=False)
@@ -228,6 +261,8 @@ def _train(cfg: TrainConfig) -> dict[str, Any]:
         ckpt_path=cfg.resume,
         weights_only=True,  # nothing stored in a checkpoint runs (models.checkpoint)
     )
+    if rank == 0:
+        keep_earlier_metrics(out / "metrics.csv", earlier_metrics)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     result = {
         "metrics": metrics,
