@@ -361,8 +361,8 @@ def shapenetpart(split: str = "train", root=None, num_points: int = 2048,
 def shapenet(split: str = "train", root=None, num_points: int = 1024, use_normals: bool = False,
              format: str = "auto", sampling: str = "random", cache_dir=None,  # noqa: A002
              **kwargs) -> ArrayDataset:
-    """16-category ShapeNet classification on the ShapeNetPart files (the RelDrop paper's ShapeNet
-    experiment; default root ``data/shapenet``, else ``data/shapenetpart``); see
+    """16-category ShapeNet classification on the ShapeNetPart files (the official RelDrop 3D
+    code's ShapeNet option; default root ``data/shapenet``, else ``data/shapenetpart``); see
     :func:`load_shapenet`."""
     return load_shapenet("shapenet", split, root, num_points, use_normals, format, sampling,
                          cache_dir, **kwargs)

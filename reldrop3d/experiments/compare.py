@@ -83,7 +83,8 @@ class CompareConfig:
     """Settings of :func:`run_compare`.
 
     ``train`` holds extra :class:`TrainConfig` fields shared by all runs (model, alpha, beta,
-    batch_size, ...); ``seeds`` should hold at least 3 seeds for a spread to be meaningful.
+    batch_size, ...); use at least 3 ``seeds`` for a meaningful spread (fewer run, and the
+    command warns).
 
     Attributes
     ----------

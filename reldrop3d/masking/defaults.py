@@ -1,7 +1,7 @@
 """The masking defaults, written once; every other default in the package refers to these.
 
 ``ALPHA``, ``BETA`` are the RelDrop paper's rule ``alpha * u + (1 - alpha) * R_norm >= 1 - beta``
-(the paper's point-cloud setting, alpha = beta = 0.5). The erasing numbers are those of the
+(alpha = beta = 0.5: the official 3D code's ``config/training_config.yaml``). The erasing numbers are those of the
 official 2D code (``2D_Images/run_scripts``, Random Erasing of Zhong et al.): area share
 ``U(0.02, 0.4)``, aspect ratio log-uniform in ``[0.3, 1/0.3]``, up to 100 draws per image, block
 centred on the top-1 and patch on one of the top-5 relevance pixels.

@@ -1,7 +1,7 @@
 """What a dropped point becomes. The batch keeps its shape (B, N, C).
 
 ========== ==================================================================================
-``zero``    all channels 0 (the RelDrop paper)
+``zero``    all channels 0 (the official RelDrop 3D code: ``value_replace: 0``)
 ``first``   a copy of point 0 of the same sample (PointNet++'s random-dropout convention; the
             copy is taken from the unmasked cloud, even when point 0 itself is dropped)
 ``centroid`` the mean of the sample's kept points

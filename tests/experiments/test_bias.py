@@ -107,12 +107,19 @@ def test_digits_variant_data():
     assert not (xs[:, 0][masks[ys]] == 1).all()
 
 
-def test_digits_command_runs_every_method(tmp_path):
-    rc = main(["bias-benchmark", "--data", "digits", "--image-size", "8", "--train-shapes", "40",
-               "--test-shapes", "20", "--epochs", "1", "--seeds", "1", "--out", str(tmp_path)])
+@pytest.mark.slow
+def test_digits_command_trains_every_method(tmp_path):
+    """Every method learns the digits through the command (chance is 0.1). Lowest accuracy on
+    the biased test set over seeds 0/1/2 at this budget: reldrop 0.30, actdiff 0.45, ppce 0.58,
+    energy 0.67, l1 0.68, isnet 0.72, every other method >= 0.78."""
+    rc = main(["bias-benchmark", "--data", "digits", "--image-size", "8", "--train-shapes", "160",
+               "--test-shapes", "60", "--epochs", "3", "--lr", "3e-3", "--batch-size", "16",
+               "--seeds", "1", "--out", str(tmp_path)])
     assert rc == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert {r["method"] for r in results} == {"unbiased", "baseline", "reldrop", "rrr",
                                               "gradmask", "actdiff", "energy", "l1", "ppce",
                                               "isnet"}
-    assert all(0 <= r["acc_shuffled"] <= 1 for r in results)
+    acc = {r["method"]: r["acc_biased"] for r in results}
+    assert min(acc.values()) > 0.2, acc
+    assert acc["baseline"] > 0.6 and acc["unbiased"] > 0.6, acc

@@ -262,27 +262,42 @@ TINY = dict(num_points=64, batch_size=8, max_steps_per_epoch=2,
             data_kwargs={"num_shapes": {"train": 22, "val": 11, "test": 22}})
 
 
+def epoch_metric(run, key):
+    """``{epoch: value}`` of an epoch-level metric in a training run's metrics.csv."""
+    rows = csv.DictReader(open(run / "metrics.csv"))
+    return {int(r["epoch"]): float(r[key]) for r in rows if r.get(key)}
+
+
 @pytest.mark.slow
 def test_tiny_end_to_end_and_reuse(tmp_path):
     cfg = CompareConfig(out=str(tmp_path), seeds=(0, 1), variants=("baseline", "reldrop_region"),
-                        epochs=1, train=TINY, fractions=(0.0, 0.5), robustness=True,
+                        epochs=2, train=TINY, fractions=(0.0, 0.5), robustness=True,
                         corruptions=("jitter", "dropout_local"), severities=(1,),
                         cache_dir=str(tmp_path / "cache"))
     results, table = run_compare(cfg, log=lambda *_: None)
     for v in cfg.variants:
         for s in cfg.seeds:
-            r = results[v][s]
+            r, run = results[v][s], tmp_path / "runs" / v / f"seed{s}"
             assert set(r["curves"]) == {"most", "least", "random"}
-            stored = json.loads((tmp_path / "runs" / v / f"seed{s}" / "eval.json").read_text())
+            stored = json.loads((run / "eval.json").read_text())
             assert stored["result"]["accuracy"] == r["accuracy"]
             ps = stored["result"]["per_shape"]
             correct = decode_bits(ps["correct"])
             assert len(correct) == 22 and correct.mean() == pytest.approx(r["accuracy"])
             assert np.array_equal(correct, np.asarray(ps["predictions"]) == ps["labels"])
-            # the no-removal point of every curve is the clean accuracy
+            # every occlusion curve starts at the clean accuracy (two code paths, one number)
             assert [c[0] for c in r["curves"].values()] == pytest.approx([r["accuracy"]] * 3)
             assert r["dropout_local_error"] == pytest.approx(r["corruption_errors"]["dropout_local"][0])
             assert r["mce"] == pytest.approx(np.mean([e[0] for e in r["corruption_errors"].values()]))
+            drop = epoch_metric(run, "train_drop_rate")
+            if v == "baseline":
+                # learning happened (4 steps: too few to leave chance on the test split, enough
+                # for the training loss; seeds 0/1/2 fall by 0.41/0.78/0.46)
+                loss = epoch_metric(run, "train_loss_epoch")
+                assert loss[1] < loss[0] - 0.2, loss
+                assert not drop  # the baseline masks nothing
+            else:  # the variant really masks: region RelDrop drops a share of every batch
+                assert sorted(drop) == [0, 1] and min(drop.values()) > 0.05, drop
     assert "| reldrop_region | dropout-local error |" in table
     logs = []
     again, _ = run_compare(cfg, log=logs.append)  # finished runs are reused, not retrained

@@ -59,10 +59,32 @@ def test_p_masks_only_a_share_of_the_batch():
     assert 0.18 < masked_samples < 0.32
 
 
-def test_reldrop_vectorised_on_input_device_without_loop(cloud):
-    x, r = cloud
-    xm, mask = RelDrop(0.5, 0.5, fill="centroid")(x.double(), r.double())
+def reldrop_loop_reference(x, r, u, alpha, beta):
+    """The paper's rule and the centroid fill written out one sample at a time."""
+    out, masks = x.clone(), []
+    for b in range(x.shape[0]):
+        span = r[b].max() - r[b].min()
+        r_norm = (r[b] - r[b].min()) / span if span > 0 else torch.zeros_like(r[b])
+        drop = alpha * u[b] + (1 - alpha) * r_norm >= 1 - beta
+        kept = x[b][~drop]
+        out[b][drop] = kept.mean(0) if len(kept) else x[b].mean(0)
+        masks.append(drop)
+    return out, torch.stack(masks)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.5, 0.5), (0.0, 0.3), (0.3, 0.8), (1.0, 0.25),
+                                        (0.0, 1.0)])
+def test_reldrop_vectorised_equals_a_per_sample_loop(cloud, alpha, beta):
+    x, r = (t.double() for t in cloud)
+    r[1] = 0.7                      # a constant map: R_norm = 0 (no NaN)
+    r[2] = r[2] * 1e3 - 5e2         # the rule is invariant to the map's scale and offset
+    xm, mask = RelDrop(alpha, beta, fill="centroid")(x, r, torch.Generator().manual_seed(3))
+    u = torch.rand(r.shape, generator=torch.Generator().manual_seed(3), dtype=r.dtype)
+    ref_x, ref_mask = reldrop_loop_reference(x, r, u, alpha, beta)
+    assert torch.equal(mask, ref_mask)
+    torch.testing.assert_close(xm, ref_x, rtol=1e-12, atol=1e-12)
     assert xm.dtype == torch.float64 and mask.device == x.device
+    assert ref_mask.any() and (beta == 1.0 or not ref_mask.all())  # the cases are not trivial
 
 
 def test_bad_arguments_raise(cloud):
