@@ -33,7 +33,6 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 from reldrop3d.masking import defaults  # noqa: E402
 from reldrop3d.viz import (  # noqa: E402
     ACTIONS,
-    BACKGROUND,
     DEFAULT_PERCENTILE,
     GHOST_ALPHA,
     GHOST_COLOR,
@@ -52,6 +51,9 @@ from reldrop3d.viz import (  # noqa: E402
 )
 
 PANEL_WIDTH = 300  # px, the control panel on the right
+#: The GUI draws flat (unlit) points (lit sphere meshes are too slow on CPU renderers), so its
+#: background is light grey, not the pictures' white: zero relevance (white) stays visible.
+VIEWER_BACKGROUND = (0.84, 0.84, 0.84)
 MAX_LEGEND = 12
 
 
@@ -86,7 +88,7 @@ class RelevanceViewer:
         for k in range(n):
             sw = gui.SceneWidget()
             sw.scene = rendering.Open3DScene(w.renderer)
-            sw.scene.set_background([*srgb_encode(BACKGROUND), 1.0])
+            sw.scene.set_background([*srgb_encode(VIEWER_BACKGROUND), 1.0])
             sw.scene.view.set_post_processing(False)
             sw.set_on_mouse(self._make_mouse_handler(k))
             sw.set_on_key(self._on_key)
@@ -164,7 +166,8 @@ class RelevanceViewer:
         st = self.state
         views = st.panels()
         size = self._point_size()
-        ghost_rgb = (1.0 - GHOST_ALPHA) * np.asarray(BACKGROUND) + GHOST_ALPHA * np.asarray(GHOST_COLOR)
+        ghost_rgb = ((1.0 - GHOST_ALPHA) * np.asarray(VIEWER_BACKGROUND)
+                     + GHOST_ALPHA * np.asarray(GHOST_COLOR))
         for sw, view, info in zip(self.widgets, views, self.info):
             sw.scene.clear_geometry()
             layers = [("cloud", view.points, view.colors, size)]

@@ -162,7 +162,7 @@ def run(args) -> int:
                 v.lines = []
             elif n_models > 1:  # caption: model name and its prediction
                 v.lines = [ln for ln in v.lines if ln.startswith("predicted")]
-            elif v.lines:  # one model: the caption is in the figure's title
+            elif v.lines or v.title == name:  # one model: the caption is the figure's title
                 v.title, v.lines = "", []
         if args.ply:
             ply = state.export_ply(out / f"sample_{state.index}.ply")

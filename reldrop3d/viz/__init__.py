@@ -37,7 +37,15 @@ from .render import (
 from .render_o3d import srgb_encode
 from .scene import ACTIONS, Mode, PanelView, ViewerState, help_text, mode_views, views_figure
 from .session import open_session
-from .shading import blinn_phong, depth_cue, point_diameter, point_spacing, shade, sphere_normals
+from .shading import (
+    blinn_phong,
+    depth_cue,
+    point_diameter,
+    point_spacing,
+    shade,
+    sphere_normals,
+    world_radius,
+)
 from .sources import DatasetSource, FileSource, Sample
 
 __all__ = [
@@ -75,6 +83,7 @@ __all__ = [
     "principal_azimuth",
     "shade",
     "sphere_normals",
+    "world_radius",
     "hot_color",
     "label_colors",
     "mask_colors",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .figure import Panel, Rect
-from .shading import blinn_phong, depth_cue, shade, sphere_normals
+from .shading import blinn_phong, depth_cue, shade, sphere_normals, world_radius
 
 SUPERSAMPLE = 2
 _MAX_FRAGMENTS = 2_000_000  # per chunk of points, bounds memory
@@ -127,8 +127,7 @@ def render_panel_mpl(panel: Panel, background=(1.0, 1.0, 1.0),
         raise ValueError(f"supersample must be >= 1, got {supersample}")
     big = cam.with_size(cam.width * s, cam.height * s)
     w, h = big.width, big.height
-    dist = float(np.linalg.norm(np.subtract(cam.eye, cam.center)))
-    radius_world = 0.5 * panel.point_size * dist / cam.focal
+    radius_world = world_radius(panel.point_size, cam)
     out = np.empty((h, w, 3))
     out[:] = np.asarray(background, dtype=np.float64)[:3]
 

@@ -7,6 +7,11 @@ are expensive to create (~0.5 s plus shader start-up) and Filament aborts at exi
 renderers have lived in one process, so there is exactly one per process: its canvas grows (by
 replacing it) to the largest viewport asked for, and smaller viewports are rendered into the
 canvas's top-left corner (same intrinsics) and cropped.
+
+Points are square, flat (unlit) points of the panel's size with the matplotlib back end's depth cue
+(:func:`panel_point_colors`): Filament has no per-pixel sphere shading for point sprites, and
+lit sphere meshes took ~20 s a frame on llvmpipe here, so the lit-sphere look is the matplotlib
+back end's (the default).
 """
 
 from __future__ import annotations

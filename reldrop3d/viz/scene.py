@@ -238,8 +238,9 @@ class ViewerState:
         if mode is Mode.DROPPED:
             legend = [("dropped", DROPPED_COLOR), ("kept", KEPT_COLOR)]
             return PanelView(xyz, mask_colors(mask), title, lines, None, legend)
-        if relevance is None:  # no model and no stored relevance: neutral colours
-            relevance = np.zeros(len(xyz))
+        if relevance is None:  # no model and no stored relevance: neutral colours, no colour bar
+            neutral = relevance_colors(np.zeros(len(xyz)), self.cmap, self.symmetric)
+            return PanelView(xyz, neutral, title, lines)
         vmax = None
         if self.percentile is not None and self.symmetric:
             vmax = robust_vmax(relevance, self.percentile)

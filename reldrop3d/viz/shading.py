@@ -1,9 +1,10 @@
 """Shading of points drawn as spheres: sphere-impostor normals, Blinn-Phong light, depth cue and
 the point size that fits a cloud.
 
-Every function is pure NumPy and works on arrays of any leading shape, so the same shading feeds
-the software splatter of the matplotlib back end (per pixel: :func:`sphere_normals` ->
-:func:`blinn_phong` -> :func:`shade`) and the Open3D back end (per point: :func:`depth_cue`).
+Every function is pure NumPy, so the same shading feeds the software splatter of the matplotlib
+back end (per pixel: :func:`sphere_normals` -> :func:`blinn_phong` -> :func:`shade`, times
+:func:`depth_cue`, spheres of :func:`world_radius` for a panel's :func:`point_diameter`) and the
+Open3D offscreen back end (flat points of that diameter times :func:`depth_cue`).
 
 Conventions are the camera's (OpenCV, :mod:`reldrop3d.viz.camera`): x right, y down, z forward
 (away from the viewer), so a surface facing the viewer has normal ``(0, 0, -1)``. Light
@@ -188,6 +189,13 @@ def point_diameter(points, camera, coverage: float = 1.6, lo: float = 2.0,
     return float(np.clip(coverage * px, lo, hi))
 
 
+def world_radius(point_size: float, camera) -> float:
+    """Sphere radius (world units) whose disc is ``point_size`` pixels wide at the depth of the
+    camera's look-at point: what every back end draws for a panel's points."""
+    dist = float(np.linalg.norm(np.subtract(camera.eye, camera.center)))
+    return 0.5 * float(point_size) * dist / camera.focal
+
+
 __all__ = [
     "AMBIENT",
     "DEPTH_CUE",
@@ -201,4 +209,5 @@ __all__ = [
     "point_spacing",
     "shade",
     "sphere_normals",
+    "world_radius",
 ]
