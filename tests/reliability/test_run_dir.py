@@ -189,7 +189,7 @@ def test_demo_runs_twice_into_the_same_folder(tmp_path, capsys):
 
 
 def test_compare_resumes_an_interrupted_run_and_replaces_one_of_other_settings(tmp_path):
-    from reldrop3d.eval.compare import CompareConfig, run_one, train_config
+    from reldrop3d.experiments.compare import CompareConfig, run_one, train_config
 
     train_kw = dict(num_points=32, batch_size=8, augment="none", val_split="val",
                     data_kwargs={"num_shapes": {"train": 16, "val": 4, "test": 8}})
@@ -211,3 +211,13 @@ def test_compare_resumes_an_interrupted_run_and_replaces_one_of_other_settings(t
     run_one(cfg2, "baseline", 0, log=logs.append)
     assert any("replacing" in line for line in logs)
     assert epochs_logged(out) == [0]
+
+
+def test_cli_refuses_a_second_train_into_the_same_out(cli, tmp_path, finished_run):
+    out = copy_run(finished_run, tmp_path / "out")
+    line = cli("train", "--data", "synthetic", "--epochs", "1", "--no-progress", "--out",
+               out).one_line_error()
+    assert line == (f"reldrop3d: error: --out {out} already holds a training run "
+                    f"(checkpoints/best.ckpt, checkpoints/last.ckpt, config.json, metrics.csv); "
+                    f"continue it with --resume {out}/checkpoints/last.ckpt, replace it with "
+                    f"--overwrite, or choose another --out")
