@@ -167,18 +167,17 @@ class TrainConfig:
                 "cloud; with --augment-order augment-first every step explains a new augmented "
                 "cloud, so nothing can be reused: use --augment-order mask-first")
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
-            raise ValueError(f"max_steps_per_epoch (--max-steps-per-epoch) must be >= 1 (leave it "
-                             f"out for the whole split), got {self.max_steps_per_epoch}")
+            raise ValueError(f"max_steps_per_epoch must be >= 1 (leave it out for the whole "
+                             f"split), got {self.max_steps_per_epoch}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
         if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr (--lr) must be a finite number > 0, got {self.lr}")
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay (--weight-decay) must be a finite number >= 0, got "
-                             f"{self.weight_decay}")
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         if self.resume is not None and self.overwrite:
-            raise ValueError("--resume continues a run and --overwrite replaces one; give one "
-                             "of them")
+            raise ValueError("resume and overwrite exclude each other: --resume continues a run, "
+                             "--overwrite replaces it; give one of them")
         if not 0.0 < self.lr_gamma <= 1.0:
             raise ValueError(f"lr_gamma must lie in (0, 1], got {self.lr_gamma}")
         for name in ("data_kwargs", "model_kwargs", "guidance_kwargs"):

@@ -211,3 +211,13 @@ def test_compare_resumes_an_interrupted_run_and_replaces_one_of_other_settings(t
     run_one(cfg2, "baseline", 0, log=logs.append)
     assert any("replacing" in line for line in logs)
     assert epochs_logged(out) == [0]
+
+
+def test_cli_refuses_a_second_train_into_the_same_out(cli, tmp_path, finished_run):
+    out = copy_run(finished_run, tmp_path / "out")
+    line = cli("train", "--data", "synthetic", "--epochs", "1", "--no-progress", "--out",
+               out).one_line_error()
+    assert line == (f"reldrop3d: error: --out {out} already holds a training run "
+                    f"(checkpoints/best.ckpt, checkpoints/last.ckpt, config.json, metrics.csv); "
+                    f"continue it with --resume {out}/checkpoints/last.ckpt, replace it with "
+                    f"--overwrite, or choose another --out")

@@ -26,14 +26,16 @@ def tiny(out, **kw) -> TrainConfig:
 
 # settings refused before anything is trained: (id, TrainConfig overrides, error regex)
 CONFIG_CASES = [
-    ("lr inf", dict(lr=math.inf), r"lr \(--lr\) must be a finite number > 0, got inf"),
-    ("lr nan", dict(lr=math.nan), r"lr \(--lr\) must be a finite number > 0, got nan"),
-    ("lr 0", dict(lr=0.0), r"lr \(--lr\) must be a finite number > 0"),
-    ("weight decay inf", dict(weight_decay=math.inf), r"--weight-decay.*finite.*got inf"),
-    ("weight decay < 0", dict(weight_decay=-1e-4), r"--weight-decay.*>= 0"),
-    ("guidance weight nan", dict(guidance_weight=math.nan), r"guidance_weight must be >= 0"),
-    ("max steps 0", dict(max_steps_per_epoch=0), r"--max-steps-per-epoch\) must be >= 1"),
-    ("max steps < 0", dict(max_steps_per_epoch=-3), r"--max-steps-per-epoch\) must be >= 1"),
+    ("lr inf", dict(lr=math.inf), r"^lr must be a finite number > 0, got inf"),
+    ("lr nan", dict(lr=math.nan), r"^lr must be a finite number > 0, got nan"),
+    ("lr 0", dict(lr=0.0), r"^lr must be a finite number > 0, got 0"),
+    ("weight decay inf", dict(weight_decay=math.inf), r"^weight_decay must be a finite number "
+                                                      r">= 0, got inf"),
+    ("weight decay < 0", dict(weight_decay=-1e-4), r"^weight_decay must be .* >= 0, got -0.0001"),
+    ("guidance weight nan", dict(guidance_weight=math.nan), r"^guidance_weight must be >= 0"),
+    ("max steps 0", dict(max_steps_per_epoch=0), r"^max_steps_per_epoch must be >= 1 \(leave it "
+                                                 r"out for the whole split\), got 0"),
+    ("max steps < 0", dict(max_steps_per_epoch=-3), r"^max_steps_per_epoch must be >= 1"),
     ("resume + overwrite", dict(resume="x.ckpt", overwrite=True), r"give one of them"),
 ]
 
@@ -142,3 +144,29 @@ def test_evaluate_refuses_data_root_for_a_synthetic_checkpoint(tmp_path):
     with pytest.raises(ValueError, match=r"--data-root .*elsewhere: the data set 'synthetic' is "
                                          r"generated, not read from a folder"):
         evaluate.run(args)
+
+
+TINY = ("--data", "synthetic", "--data-kw", "num_shapes={'train':16,'val':4}", "--val-split", "val",
+        "--epochs", "1", "--batch-size", "8", "--num-points", "32", "--no-progress",
+        "--accelerator", "cpu", "--augment", "none")
+
+# the same guards through the command line: (argv, the one-line error after "reldrop3d: error: ")
+CLI_CASES = [
+    (["train", *TINY, "--lr", "inf"], "--lr: lr must be a finite number > 0, got inf"),
+    (["train", *TINY, "--lr", "1e30"], "training diverged at epoch 0, batch"),
+    (["train", *TINY, "--batch-size", "100000"], "--batch-size 100000 is larger than the "
+                                                 "training set (16 samples"),
+    (["train", *TINY, "--data-root", "{tmp}/d"], "--data-root {tmp}/d: the data set 'synthetic' "
+                                                 "is generated"),
+    (["train", *TINY, "--out", "{tmp}/r", "--resume", "{tmp}/r/x.ckpt", "--overwrite"],
+     "--resume: resume and overwrite exclude each other"),
+]
+
+
+@pytest.mark.parametrize("argv,message", CLI_CASES, ids=[" ".join(c[0][-2:]) for c in CLI_CASES])
+def test_guards_are_one_line_cli_errors(cli, tmp_path, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "run")]
+    line = cli(*argv).one_line_error()
+    assert line.startswith("reldrop3d: error: " + message.replace("{tmp}", str(tmp_path))), line
