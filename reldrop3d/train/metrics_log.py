@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +51,33 @@ def _epoch_of(row: dict[str, str]) -> float | None:
         return None
 
 
-def truncate_metrics(path: str | os.PathLike, last_epoch: int) -> int:
+def truncate_metrics(path: str | os.PathLike, last_epoch: int) -> tuple[int, Path | None]:
     """Keep the rows of epochs ``<= last_epoch`` (the epoch a resumed checkpoint completed).
 
-    Rows without a readable ``epoch`` are kept. Returns the number of rows dropped; the file is
-    rewritten atomically (and not at all when nothing is dropped).
+    Rows without a readable ``epoch`` are kept; the file is rewritten atomically (and not at all
+    when nothing is dropped). Rows of a killed run's unfinished epoch are simply dropped; dropped
+    rows that include a validated epoch (a resume from a checkpoint older than the run's last
+    epoch, e.g. ``best.ckpt``) are kept aside in ``metrics.dropped-<UTC time>.csv``.
+
+    Returns
+    -------
+    (number of rows dropped, the file they were kept in or None)
     """
+    path = Path(path)
     keys, rows = read_metrics(path)
-    kept = [r for r in rows if not (_epoch_of(r) is not None and _epoch_of(r) > last_epoch)]
-    if len(kept) < len(rows):
-        atomic_write_text(path, _render(keys, kept))
-    return len(rows) - len(kept)
+    kept, dropped = [], []
+    for r in rows:
+        epoch = _epoch_of(r)
+        (dropped if epoch is not None and epoch > last_epoch else kept).append(r)
+    if not dropped:
+        return 0, None
+    aside = None
+    if any(v not in ("", None) for r in dropped for k, v in r.items() if str(k).startswith("val_")):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.stem}.dropped-{stamp}.csv")
+        atomic_write_text(aside, _render(keys, dropped))
+    atomic_write_text(path, _render(keys, kept))
+    return len(dropped), aside
 
 
 def _value(v: Any) -> Any:

@@ -308,10 +308,11 @@ def _fit(cfg: TrainConfig, out: Path, replaced: list[str], resume_epoch: int | N
     if owner:  # everything checked: from here on the folder is this run's
         clear_run_dir(out, replaced)
         if resume_epoch is not None:
-            dropped = truncate_metrics(metrics_path, resume_epoch)
+            dropped, aside = truncate_metrics(metrics_path, resume_epoch)
             if dropped:
-                log.warning("--resume: dropped %d row(s) of %s logged after the checkpoint "
-                            "(epoch %d)", dropped, metrics_path, resume_epoch)
+                log.warning("--resume: %d row(s) of %s were logged after the checkpoint (epoch "
+                            "%d)%s", dropped, metrics_path, resume_epoch,
+                            f"; kept aside in {aside}" if aside else " and are dropped")
         atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
     trainer.fit(
         task,

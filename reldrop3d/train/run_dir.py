@@ -124,6 +124,8 @@ class RunLock:
     def acquire(self) -> RunLock:
         if self.held:
             return self
+        if self.out.exists() and not self.out.is_dir():
+            raise RunDirError(f"--out {self.out} is a file, not a folder")
         self.out.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -209,10 +211,16 @@ def check_run_dir(out: str | os.PathLike, resume: str | None = None,
     ------
     RunDirError
         ``out`` holds a run (:func:`run_files`) and neither ``resume`` nor ``overwrite`` is
-        given.
+        given, or ``resume`` is a checkpoint of another folder than ``out/checkpoints``.
     """
     out = Path(out)
     existing = run_files(out)
+    if existing and resume is not None:
+        own = (out / CHECKPOINT_DIR).resolve()
+        if Path(resume).resolve().parent != own:
+            raise RunDirError(
+                f"--out {out} holds another run ({', '.join(existing)}) than the one --resume "
+                f"{resume} continues; resume into the checkpoint's own folder or an empty --out")
     if not existing or resume is not None:
         return []
     if not overwrite:

@@ -70,6 +70,11 @@ RUN_DIR_CASES = [
     ("a run, --overwrite: trains", "run", {"overwrite": True}, None),
     ("--resume and --overwrite: refused", "run", {"overwrite": True, "resume": "RUN_LAST"},
      r"give one of them"),
+    ("--resume of another folder's run: refused", "run", {"resume": "OTHER_LAST"},
+     r"holds another run \(.*\) than the one --resume .*other/checkpoints/last.ckpt continues"),
+    ("--resume of another run into an empty folder: trains", "empty", {"resume": "OTHER_LAST"},
+     None),
+    ("--out is a file: refused", "file", {}, r"--out .*out is a file, not a folder"),
 ]
 
 
@@ -79,39 +84,63 @@ def test_run_dir_refusal_table(tmp_path, finished_run, name, contents, overrides
     out = tmp_path / "out"
     if contents == "run":
         copy_run(finished_run, out)
+    elif contents == "file":
+        out.write_text("not a folder")
     else:
         out.mkdir()
         if contents == "metrics":
             (out / "metrics.csv").write_text("epoch,step,val_acc\n0,1,0.5\n")
-    (out / "notes.txt").write_text("mine")  # never touched by training
+    if out.is_dir():
+        (out / "notes.txt").write_text("mine")  # never touched by training
     before = {p: (out / p).read_bytes() for p in run_files(out)}
-    overrides = {k: str(out / "checkpoints" / "last.ckpt") if v == "RUN_LAST" else v
+    checkpoints = {"RUN_LAST": out / "checkpoints" / "last.ckpt",
+                   "OTHER_LAST": tmp_path / "other" / "checkpoints" / "last.ckpt"}
+    if "OTHER_LAST" in overrides.values():
+        copy_run(finished_run, tmp_path / "other")
+    overrides = {k: str(checkpoints.get(v, v)) if isinstance(v, str) else v
                  for k, v in overrides.items()}
     if error is None:
-        train(tiny(out, **overrides))
-        assert epochs_logged(out) == [0] and header_lines(out) == 1  # this run's rows only
+        train(tiny(out, **{"epochs": 2 if "resume" in overrides else 1, **overrides}))
+        resumed = "resume" in overrides  # a resume into an empty folder logs its own epochs only
+        assert epochs_logged(out) == ([1] if resumed else [0]) and header_lines(out) == 1
     else:
         with pytest.raises(ValueError, match=error):
             train(tiny(out, **overrides))
         assert {p: (out / p).read_bytes() for p in run_files(out)} == before  # nothing lost
-    assert (out / "notes.txt").read_text() == "mine"
-    assert not (out / LOCK_NAME).exists()
+    if out.is_dir():
+        assert (out / "notes.txt").read_text() == "mine"
+        assert not (out / LOCK_NAME).exists()
 
 
-def test_resume_appends_to_the_history_and_drops_rows_after_the_checkpoint(tmp_path, finished_run):
+# rows after the resumed checkpoint: (id, cells of the extra row, whether it is kept aside)
+AFTER_CHECKPOINT_CASES = [
+    # a killed run logged part of the epoch after its last checkpoint: dropped
+    ("unfinished epoch", {"epoch": "1", "step": "99"}, False),
+    # a validated later epoch (a resume from an older checkpoint): moved to a side file
+    ("validated epoch", {"epoch": "1", "step": "99", "val_acc": "0.25"}, True),
+]
+
+
+@pytest.mark.parametrize("name,cells,aside", AFTER_CHECKPOINT_CASES,
+                         ids=[c[0] for c in AFTER_CHECKPOINT_CASES])
+def test_resume_appends_to_the_history_and_drops_rows_after_the_checkpoint(
+        tmp_path, finished_run, name, cells, aside):
     out = copy_run(finished_run, tmp_path / "run")
     first = (out / "metrics.csv").read_text()
-    # a killed run may have logged rows of the epoch after its last checkpoint
     header = first.splitlines()[0].split(",")
     with open(out / "metrics.csv", "a") as f:
-        f.write(",".join({"epoch": "1", "step": "99"}.get(k, "") for k in header) + "\n")
+        f.write(",".join(cells.get(k, "") for k in header) + "\n")
     train(tiny(out, epochs=2, resume=str(out / "checkpoints" / "last.ckpt")))
     text = (out / "metrics.csv").read_text()
     assert text.startswith(first.splitlines()[0])
-    assert ",99," not in text  # the broken epoch's row is gone
+    assert ",99," not in text  # the row logged after the checkpoint is gone
     assert epochs_logged(out) == [0, 1] and header_lines(out) == 1
     old_rows = first.splitlines()[1:]
     assert all(row in text for row in old_rows)  # epoch 0's rows kept as they were
+    kept = list(out.glob("metrics.dropped-*.csv"))
+    assert len(kept) == int(aside)
+    if aside:
+        assert ",99," in kept[0].read_text()
 
 
 def test_stale_temporary_files_are_removed_at_start(tmp_path, finished_run, caplog):

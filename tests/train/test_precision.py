@@ -1,5 +1,6 @@
 """Mixed precision: relevance and RelDrop masks under bf16 autocast (runs on CPU; fp16 needs a GPU)."""
 
+import csv
 import json
 import re
 
@@ -31,10 +32,15 @@ def test_relevance_under_bf16_autocast_follows_float32():
 @pytest.mark.slow
 def test_cli_training_with_reldrop_in_bf16_mixed(tmp_path, capsys):
     args = ["train", "--data", "synthetic", "--data-kw", "num_shapes={'train':64,'test':32}",
-            "--num-points", "128", "--epochs", "1", "--batch-size", "16", "--precision",
+            "--num-points", "128", "--epochs", "2", "--batch-size", "16", "--precision",
             "bf16-mixed", "--accelerator", "cpu", "--no-progress", "--out", str(tmp_path / "r")]
     assert main(args) == 0
     out = capsys.readouterr().out
     metrics = json.loads(re.search(r"^\{\n.*^\}", out, re.S | re.M)[0])["metrics"]
     assert all(v == v for v in metrics.values())  # no NaN
     assert 0.3 < metrics["train_drop_rate"] < 0.8
+    # and it learns: the training loss falls over the two epochs (seeds 0/1/2: 2.41 -> 1.82,
+    # 2.55 -> 1.96, 2.45 -> 1.82)
+    loss = {int(r["epoch"]): float(r["train_loss_epoch"])
+            for r in csv.DictReader(open(tmp_path / "r" / "metrics.csv")) if r["train_loss_epoch"]}
+    assert loss[1] < loss[0] - 0.3, loss
