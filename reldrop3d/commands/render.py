@@ -171,8 +171,9 @@ def run(args) -> int:
             first = views[0]
             if n_models > 1 or args.mode == "before-after":
                 first.title = f"{name} | {first.title}"
-            else:
-                first.title = title
+            else:  # compact: "synthetic[1]: bottle, pred. bottle (39%)"
+                short = [ln.replace("true: ", "").replace("predicted: ", "pred. ") for ln in info]
+                first.title = f"{name}: {', '.join(short)}" if short else name
             grid_views += views
             groups += [state.index] * len(views)
             continue

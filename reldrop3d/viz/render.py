@@ -80,7 +80,7 @@ def save_png(image: np.ndarray, path) -> Path:
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG", optimize=True)
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # a normal file, not the temporary file's 0600

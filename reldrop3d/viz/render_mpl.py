@@ -31,24 +31,25 @@ def _fragments(uv, depth, radius_px, radius_world, width, height):
     cx, cy = np.floor(uv[:, 0]), np.floor(uv[:, 1])
     px = cx[:, None] + ox[None, :]
     py = cy[:, None] + oy[None, :]
-    dx = (px + 0.5 - uv[:, 0:1]) / radius_px[:, None]
-    dy = (py + 0.5 - uv[:, 1:2]) / radius_px[:, None]
-    normals, inside = sphere_normals(dx, dy)
-    inside &= (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    inv_r = 1.0 / radius_px[:, None]
+    dx = (px + 0.5 - uv[:, 0:1]) * inv_r
+    dy = (py + 0.5 - uv[:, 1:2]) * inv_r
+    inside = (dx * dx + dy * dy <= 1.0) & (px >= 0) & (px < width) & (py >= 0) & (py < height)
     pid, k = np.nonzero(inside)
-    n = normals[pid, k]
+    n, _ = sphere_normals(dx[pid, k], dy[pid, k])  # only the covered fragments
     fdepth = depth[pid] + radius_world * n[:, 2]  # n_z <= 0: the sphere's front surface
     pix = (py[pid, k] * width + px[pid, k]).astype(np.int64)
     return pid, pix, fdepth, n
 
 
-def _nearest(pix, fdepth):
-    """Index of the nearest fragment of every covered pixel."""
-    order = np.lexsort((fdepth, pix))
-    p = pix[order]
-    first = np.ones(len(p), dtype=bool)
-    first[1:] = p[1:] != p[:-1]
-    return order[first]
+def _nearest(pix, fdepth, size: int):
+    """Index of the nearest fragment of every covered pixel (one per pixel)."""
+    zbuf = np.full(size, np.inf)
+    np.minimum.at(zbuf, pix, fdepth)
+    win = np.nonzero(fdepth == zbuf[pix])[0]
+    # exact ties (the same depth at a pixel) are equally near: keep the first of each pixel
+    _, first = np.unique(pix[win], return_index=True)
+    return win[first]
 
 
 def splat(uv, depth, colors, radius_px, radius_world, width: int, height: int,
@@ -97,7 +98,7 @@ def splat(uv, depth, colors, radius_px, radius_world, width: int, height: int,
                                                width, height)
         if not len(pid):
             continue
-        win = _nearest(pix, fdepth)
+        win = _nearest(pix, fdepth, height * width)
         pid, pix, fdepth, normals = pid[win], pix[win], fdepth[win], normals[win]
         closer = fdepth < zbuf[pix]
         pid, pix, fdepth, normals = pid[closer], pix[closer], fdepth[closer], normals[closer]
