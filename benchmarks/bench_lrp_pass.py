@@ -6,7 +6,7 @@ calls it (``method="lrp"``, ``start="log_softmax"``, composite ``epsilon-flat``)
 model's own training step.
 
     python benchmarks/bench_lrp_pass.py [--models pointnet pointnet2_ssg pointnet2_msg dgcnn]
-        [--batch 32 32 8 8] [--points 1024] [--threads 2] [--repeats 5] [--warmup 2] [--device cpu]
+        [--batch 32 32 8 8] [--points 1024] [--threads 2] [--repeats 5] [--warmup 2] [--device cpu] [--clock wall|cpu]
         [--against CHECKOUT]
 
 ``--against`` adds the fast LRP of another checkout of reldrop3d (e.g. a clone of an older
@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -49,6 +51,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this process's CPU time (CPU only; for a busy machine)")
     ap.add_argument("--against", type=Path, default=None,
                     help="a checkout of reldrop3d whose fast LRP is timed alongside")
     args = ap.parse_args()
@@ -60,8 +64,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
+    if args.clock == "cpu" and dev.type != "cpu":
+        ap.error("--clock cpu measures CPU devices only")
     other = import_other(args.against) if args.against else None
-    print(f"relevance-pass cost, {args.points} points, {environment()}")
+    print(f"relevance-pass cost, {args.points} points, {environment()}, {args.clock} clock")
     summary = []
     for name, batch in zip(args.models, batches):
         times = bench_one(name, batch, args, dev, other)
@@ -73,6 +79,21 @@ def main() -> None:
         extra = f" {t['fast LRP, --against'] / plain:17.2f}" if other else ""
         print(f"{name:15s} {batch:5d} {plain * 1e3:14.1f} {t['input gradient'] / plain:12.2f} "
               f"{t['fast LRP'] / plain:16.2f}{extra}")
+
+
+def time_interleaved_cpu(fns, repeats: int, warmup: int) -> dict[str, float]:
+    """Median CPU seconds of this process (all threads) per call, round-robin: on a machine that
+    other jobs keep busy, wall time mostly measures the wait for a core."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.process_time()
+            fn()
+            samples[name].append(time.process_time() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def import_other(checkout: Path):
@@ -109,7 +130,10 @@ def bench_one(name: str, batch: int, args, dev: torch.device, other=None) -> dic
                                                                      start="log_softmax")
     step = make_train_step(model, x, y)  # after the comparison: the steps change the weights
     fns["plain step"] = lambda: step(x)
-    times = time_interleaved(fns, repeats=args.repeats, warmup=args.warmup, device=dev)
+    if args.clock == "cpu":
+        times = time_interleaved_cpu(fns, repeats=args.repeats, warmup=args.warmup)
+    else:
+        times = time_interleaved(fns, repeats=args.repeats, warmup=args.warmup, device=dev)
     print_table(f"{name}, batch {batch} x {args.points}", times, "plain step")
     return times
 
