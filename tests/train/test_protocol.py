@@ -74,11 +74,15 @@ def test_augment_order(tmp_path, order):
     seen = {}
     real_dropout = task.input_dropout
 
-    def spy(model, x, target, category=None):
-        seen["explained"] = x.clone()
-        return real_dropout(model, x, target, category)
+    class Spy:  # records what is explained; everything else is the real InputDropout's
+        def __call__(self, model, x, target, category=None, **kw):
+            seen["explained"] = x.clone()
+            return real_dropout(model, x, target, category, **kw)
 
-    task.input_dropout = spy
+        def __getattr__(self, name):
+            return getattr(real_dropout, name)
+
+    task.input_dropout = Spy()
     task.train()
     task.training_step(batch, 0)
     clean = batch["points"]
