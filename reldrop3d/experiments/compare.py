@@ -37,6 +37,7 @@ import io
 import json
 import math
 import os
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -567,8 +568,8 @@ def plot_results(cfg: CompareConfig, results: dict[str, dict[int, dict]]) -> Non
     for i, (v, s) in enumerate(summary.items()):
         ax.bar(pos + i * width, [s[m][0] for m in metrics], width,
                yerr=[s[m][1] for m in metrics], capsize=2, label=v)
-    ax.set_xticks(pos + width * (len(summary) - 1) / 2, [METRIC_NAMES[m] for m in metrics],
-                  fontsize=7)
+    ax.set_xticks(pos + width * (len(summary) - 1) / 2,
+                  [textwrap.fill(METRIC_NAMES[m], 16) for m in metrics], fontsize=7)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
