@@ -325,7 +325,7 @@ def load_finished(cfg: CompareConfig, variant: str, seed: int) -> dict[str, Any]
 
 
 def _dump_eval(payload: dict[str, Any]) -> str:
-    """``eval.json`` text: indented, except the long per-shape lists (one line each)."""
+    """``eval.json`` text: indented, except the long per-shape results (on one line)."""
     parts = []
     for key, value in payload.items():
         if key == "result":
@@ -353,7 +353,10 @@ def run_one(cfg: CompareConfig, variant: str, seed: int, log=print) -> dict[str,
     tc = train_config(cfg, variant, seed)
     done = _eval_path(cfg, variant, seed)
     last = Path(tc.out) / "checkpoints" / "last.ckpt"
-    previous = json.loads(done.read_text()) if done.is_file() else {}
+    try:
+        previous = json.loads(done.read_text()) if done.is_file() else {}
+    except (OSError, ValueError):
+        previous = {}  # unreadable: trained again
     if previous.get("config") == tc.to_dict() and last.is_file():
         log(f"[compare] {variant} seed {seed}: evaluation settings changed, re-evaluating {last}")
         checkpoint = str(last)
