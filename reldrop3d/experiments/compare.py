@@ -38,6 +38,7 @@ import io
 import json
 import math
 import os
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,7 +360,7 @@ def load_finished(cfg: CompareConfig, variant: str, seed: int) -> dict[str, Any]
 
 
 def _dump_eval(payload: dict[str, Any]) -> str:
-    """``eval.json`` text: indented, except the long per-shape lists (one line each)."""
+    """``eval.json`` text: indented, except the long per-shape results (on one line)."""
     parts = []
     for key, value in payload.items():
         if key == "result":
@@ -388,7 +389,10 @@ def run_one(cfg: CompareConfig, variant: str, seed: int, log=print) -> dict[str,
     tc = train_config(cfg, variant, seed)
     done = _eval_path(cfg, variant, seed)
     last = Path(tc.out) / "checkpoints" / "last.ckpt"
-    previous = json.loads(done.read_text()) if done.is_file() else {}
+    try:
+        previous = json.loads(done.read_text()) if done.is_file() else {}
+    except (OSError, ValueError):
+        previous = {}  # unreadable: trained again
     if _settings(previous.get("config") or {}) == tc.settings() and last.is_file() \
             and "result" in previous:
         log(f"[compare] {variant} seed {seed}: evaluation settings changed, re-evaluating {last}")
@@ -605,8 +609,8 @@ def plot_results(cfg: CompareConfig, results: dict[str, dict[int, dict]]) -> Non
     for i, (v, s) in enumerate(summary.items()):
         ax.bar(pos + i * width, [s[m][0] for m in metrics], width,
                yerr=[s[m][1] for m in metrics], capsize=2, label=v)
-    ax.set_xticks(pos + width * (len(summary) - 1) / 2, [METRIC_NAMES[m] for m in metrics],
-                  fontsize=7)
+    ax.set_xticks(pos + width * (len(summary) - 1) / 2,
+                  [textwrap.fill(METRIC_NAMES[m], 16) for m in metrics], fontsize=7)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
