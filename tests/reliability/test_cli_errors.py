@@ -20,7 +20,7 @@ RUN_ERRORS = [
     (["train", "--data-kw", "num_points=64", *TINY],
      "--data-kw) may not set num_points (use --num-points)"),
     (["train", *TINY, "--seed", "-1"], "--seed: seed must be an integer >= 0, got -1"),
-    (["train", *TINY, "--max-steps-per-epoch", "0"], "(--max-steps-per-epoch) must be >= 1"),
+    (["train", *TINY, "--max-steps-per-epoch", "0"], "--max-steps-per-epoch: max_steps_per_epoch must be >= 1"),
     (["train", "--config", "{tmp}/nope.yaml", *TINY], "config file not found: {tmp}/nope.yaml"),
     (["train", "--data", "modelnet40", "--data-root", "{tmp}/nothing", *TINY],
      "{tmp}/nothing: modelnet40 data folder not found"),

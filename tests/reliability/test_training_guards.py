@@ -159,7 +159,7 @@ CLI_CASES = [
     (["train", *TINY, "--data-root", "{tmp}/d"], "--data-root {tmp}/d: the data set 'synthetic' "
                                                  "is generated"),
     (["train", *TINY, "--out", "{tmp}/r", "--resume", "{tmp}/r/x.ckpt", "--overwrite"],
-     "--resume: resume and overwrite exclude each other"),
+     "resume and overwrite exclude each other: --resume continues a run"),
 ]
 
 
