@@ -58,6 +58,27 @@ def test_lrp_input_layers_are_first_convs(name, task):
     assert ("fp1.mlp.0.0" in sees_points) == (task == "partseg")
 
 
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("task", ["cls", "partseg"])
+def test_point_channels_of_mixed_layers_enter_through_taps(name, task):
+    """Each layer with mixed inputs names the PointTap its point channels pass through; the tap
+    hands on a tensor of its own (so its gradient is that one use's)."""
+    from reldrop3d.models.layers import PointTap
+
+    model = _make(name, task).eval()
+    modules = dict(model.named_modules())
+    seen = {}
+    for layer, tap in model.lrp_mixed_inputs.items():
+        assert isinstance(modules[layer], nn.Conv1d | nn.Conv2d) and isinstance(modules[tap], PointTap)
+        modules[tap].register_forward_hook(lambda m, a, o, tap=tap: seen.update({tap: (a[0], o)}))
+    x = torch.randn(2, 96, 3)
+    with torch.no_grad():
+        model(x) if task == "cls" else model(x, torch.tensor([0, 3]))
+    assert set(seen) == set(model.lrp_mixed_inputs.values())
+    for inp, out in seen.values():
+        assert out is not inp and torch.equal(out, inp)
+
+
 def test_every_bn_follows_its_conv_in_one_sequential():
     """zennit's SequentialMergeBatchNorm needs (linear, BN) as neighbours in a Sequential."""
     for task in ("cls", "partseg"):
