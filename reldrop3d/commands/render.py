@@ -125,7 +125,8 @@ def _views_of_sample(state, mode: str, n_views: int, args) -> list:
             w.view = (elev, azim + k * 360.0 / n_views)
             if k:  # later views: where they look from (the first keeps the sample's caption)
                 turn = "other side" if n_views == 2 else f"turned {k * 360.0 / n_views:.0f} deg"
-                w.title = f"{v.title}, {turn}" if mode == "before-after" else turn
+                # before/after or two models: say which panel it is
+                w.title = f"{v.title}, {turn}" if len(base) > 1 else turn
                 w.lines = []
             out.append(w)
     return out
