@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..utils.options import KeyValueArg, non_negative_int, parse_key_values
+from ..utils.options import KeyValueArg, non_negative_int, parse_key_values, torch_device
 
-__all__ = ["KeyValueArg", "non_negative_int", "parse_key_values"]
+__all__ = ["KeyValueArg", "non_negative_int", "parse_key_values", "torch_device"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import KeyValueArg, non_negative_int, parse_key_values
+from ._options import KeyValueArg, non_negative_int, parse_key_values, torch_device
 
 HELP = "train baseline, RelDrop and guidance losses on class-biased clutter; unbiased-test table"
 
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--alpha", type=float, default=None, help="RelDrop randomness")
     g.add_argument("--beta", type=float, default=None, help="RelDrop aggressiveness")
-    g.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    g.add_argument("--device", default="cpu", type=torch_device, help="cpu or cuda (default: %(default)s)")
     g = p.add_argument_group("output")
     g.add_argument("--merge", nargs="+", default=None, metavar="DIR",
                    help="train nothing: combine the results.json of earlier runs (e.g. one per "

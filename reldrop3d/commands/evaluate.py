@@ -6,13 +6,15 @@ HELP = "evaluate a checkpoint: overall accuracy and mean class accuracy"
 
 
 def add_arguments(p) -> None:
+    from ._options import torch_device
+
     p.add_argument("checkpoint", help="a .ckpt written by reldrop3d train")
     p.add_argument("--split", default="test")
     p.add_argument("--data-root", default=None,
                    help="override the data folder stored in the checkpoint (refused for a "
                         "generated data set such as synthetic)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=torch_device)
     p.add_argument("--occlusion", action="store_true",
                    help="also write occlusion curves (CSV + PNG) next to the checkpoint or into --out")
     p.add_argument("--out", default=None, help="folder for occlusion outputs")

@@ -8,7 +8,7 @@ HELP = ("robustness of a checkpoint to the ModelNet-C corruptions (7 x 5 severit
 
 def add_arguments(p) -> None:
     from ..data.corruptions import SEVERITIES, list_corruptions
-    from ._options import non_negative_int
+    from ._options import non_negative_int, torch_device
 
     p.add_argument("checkpoint", help="a .ckpt written by reldrop3d train (classifier or part segmenter)")
     p.add_argument("--reference", default=None, metavar="CKPT",
@@ -25,7 +25,7 @@ def add_arguments(p) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--data-root", default=None, help="override the data folder stored in the checkpoint")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=torch_device)
     p.add_argument("--cache-dir", default=None,
                    help="folder of the cached corrupted sets (default: $RELDROP3D_CACHE_DIR or "
                         "~/.cache/reldrop3d)")

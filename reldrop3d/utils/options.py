@@ -37,6 +37,28 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def torch_device(text: str) -> str:
+    """argparse ``type`` of a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``): a usage error
+    naming the flag for a malformed name or a device this machine does not have."""
+    if text == "cpu":
+        return text
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: no CUDA device on this machine (use cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine (use cpu)")
+    return text
+
+
 def parse_key_values(items: list[str] | None, flag: str = "KEY=VALUE") -> dict:
     """``["k=v", ...]`` -> dict; values are Python literals when they parse (``k=3``, ``k=True``).
 

@@ -9,6 +9,7 @@ checkpoint, ``{text}`` a text file named ``.ckpt``, ``{tmp}`` the test's folder.
 from __future__ import annotations
 
 import pytest
+import torch
 
 TINY = ("--epochs", "1", "--max-steps-per-epoch", "1", "--batch-size", "2", "--num-points", "64",
         "--no-progress", "--accelerator", "cpu")
@@ -75,7 +76,13 @@ USAGE_ERRORS = [
     (["robustness", "{ckpt}", "--seed", "-2"], "argument --seed: expected an integer >= 0"),
     (["bias-benchmark", "--weight", "rrr"], "argument --weight: expected KEY=VALUE"),
     (["data", "check"], "ROOT"),
+    (["evaluate", "{ckpt}", "--device", "gpu0"], "argument --device: not a torch device: 'gpu0'"),
 ]
+if not torch.cuda.is_available():  # a CPU machine refuses a CUDA device before any work
+    USAGE_ERRORS += [
+        (["evaluate", "{ckpt}", "--device", "cuda"], "argument --device: 'cuda': no CUDA device"),
+        (["robustness", "{ckpt}", "--device", "cuda:0"], "argument --device: 'cuda:0': no CUDA device"),
+    ]
 
 
 @pytest.fixture(scope="module")
