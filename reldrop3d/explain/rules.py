@@ -19,8 +19,8 @@ def stabilize(z: torch.Tensor, epsilon: float) -> torch.Tensor:
     """``z + epsilon * sign(z)``, sign(+0) = +1 as in zennit: safe denominators.
 
     (``copysign`` gives -0.0 a negative sign, where zennit uses +1; a unit output of exactly -0.0
-    carries no relevance either way.)"""
-    return z + torch.copysign(torch.tensor(epsilon, dtype=z.dtype, device=z.device), z)
+    carries no relevance either way.) One new buffer; ``z`` is not modified."""
+    return torch.copysign(torch.tensor(epsilon, dtype=z.dtype, device=z.device), z).add_(z)
 
 
 class EpsilonScale(torch.autograd.Function):
@@ -37,9 +37,7 @@ class EpsilonScale(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         z, bias = ctx.saved_tensors
         den = z if bias is None else z - _channel_view(bias, z)
-        eps = torch.tensor(ctx.epsilon, dtype=z.dtype, device=z.device)
-        den = torch.copysign(eps, den).add_(den)  # stab(den), one new buffer
-        return grad.mul(z).div_(den), None, None
+        return grad.mul(z).div_(stabilize(den, ctx.epsilon)), None, None
 
 
 class EpsilonReLU(torch.autograd.Function):
@@ -62,9 +60,7 @@ class EpsilonReLU(torch.autograd.Function):
         if bias is None:  # r >= 0: stab(r) = r + eps, and where r = 0 the result is 0
             den = r + ctx.epsilon
         else:
-            den = r - _channel_view(bias, r)
-            eps = torch.tensor(ctx.epsilon, dtype=r.dtype, device=r.device)
-            den = torch.copysign(eps, den).add_(den)
+            den = stabilize(r - _channel_view(bias, r), ctx.epsilon)
         return grad.mul(r).div_(den), None, None, None
 
 
@@ -86,8 +82,7 @@ def _channel_view(bias: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def epsilon_ratio(z: torch.Tensor, epsilon: float, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``z / stab(z - bias)``: the factor LRP-epsilon applies to the gradient at a unit output."""
     den = z if bias is None else z - _channel_view(bias, z)
-    eps = torch.tensor(epsilon, dtype=z.dtype, device=z.device)
-    return z / den.add(torch.copysign(eps, den))
+    return z / stabilize(den, epsilon)
 
 
 def epsilon_scale(
