@@ -49,8 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args):
     """The :class:`~reldrop3d.experiments.bias.BiasBenchmarkConfig` of the parsed ``args``."""
-    from ..guidance import GUIDANCE
     from ..experiments.bias import DEFAULT_WEIGHTS, BiasBenchmarkConfig
+    from ..guidance import GUIDANCE
 
     if args.seeds < 1:
         raise SystemExit(f"bias-benchmark: --seeds must be >= 1, got {args.seeds}")

@@ -276,9 +276,8 @@ def load_shapenet(
     categories : list of str, optional
         Keep only these categories (labels stay the global 0..15 indices).
     skip_missing : bool
-        Shapes (``normal``) or files (``h5``) named by the split lists but missing on disk are
-        left out, with a logged warning of how many (a partial download); by default they are
-        a :class:`DataError`.
+        Leave out listed shapes or files missing on disk, with a warning (as
+        :func:`reldrop3d.data.modelnet.load_modelnet`); by default a :class:`DataError`.
 
     Returns
     -------

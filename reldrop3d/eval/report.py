@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import batch_to_input
-from .classification import evaluate_classifier
 from ..train.metrics import PartIoU
+from .classification import evaluate_classifier
 
 
 @torch.no_grad()

@@ -25,11 +25,11 @@ from torch import nn
 from ..data import create_dataset
 from ..eval.classification import accuracy_scores
 from ..explain import relevance
+from ..guidance import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
 from ..masking import defaults
 from ..masking.api import make_masker
 from ..models import create_model
 from ..train.loss import training_loss
-from ..guidance import GUIDANCE, ISNetLoss, create_guidance, energy_pointing_game, tune_isnet_bounds
 
 BASELINES = ("baseline", "reldrop", "unbiased")
 DEFAULT_METHODS = ("unbiased", "baseline", "reldrop", "rrr", "gradmask", "actdiff", "energy",

@@ -19,7 +19,7 @@ from torch import nn
 from ..models.attribution import attribution_mode
 from ..models.pooling import GlobalMaxPool
 from .composites import DEFAULT_CONFIG, LRPConfig
-from .routing import relevance_to_points
+from .routing import relevance_to_points, store_input, store_output
 from .rules import epsilon_relu, epsilon_scale, flat_rule, is_pointwise
 from .targets import (
     check_start,
@@ -184,18 +184,6 @@ def fast_lrp(
 
         return hook
 
-    def keep_input(name):
-        def hook(_m, args):
-            inputs[name] = args[0]
-
-        return hook
-
-    def keep_output(name):
-        def hook(_m, _args, out):
-            outputs[name] = out
-
-        return hook
-
     merged: dict[str, torch.Tensor] = {}
 
     def winners_only(unit):
@@ -217,17 +205,17 @@ def fast_lrp(
     flat = [n for n in names if rules[n] == "flat"]
     try:
         for tap in taps:
-            handles.append(modules[tap].register_forward_hook(keep_output(tap)))
+            handles.append(modules[tap].register_forward_hook(store_output(outputs, tap)))
         for name, unit in units.items():
             out_module = modules[deferred.get(unit.output_name, unit.output_name)]
             sparse = (unit.output_name in deferred and isinstance(out_module, GlobalMaxPool)
                       and type(modules[name]) is nn.Conv1d and is_pointwise(modules[name]))
             if name in names or sparse:
-                handles.append(modules[name].register_forward_pre_hook(keep_input(name)))
+                handles.append(modules[name].register_forward_pre_hook(store_input(inputs, name)))
             if sparse:  # before the rule's hook on the same module
                 handles.append(out_module.register_forward_hook(winners_only(unit)))
             if name in flat:
-                handles.append(out_module.register_forward_hook(keep_output(name)))
+                handles.append(out_module.register_forward_hook(store_output(outputs, name)))
                 continue
             relu = None if differentiable or unit.output_name in deferred else relu_after(model, unit)
             if relu is not None:

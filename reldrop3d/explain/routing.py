@@ -7,6 +7,29 @@ import torch
 from .targets import channel_dim
 
 
+def store_input(store: dict[str, torch.Tensor], name: str):
+    """A forward pre-hook that keeps the module's first input as ``store[name]``.
+
+    Registered on an input layer, it records the tensor whose relevance is routed back to the
+    points (:func:`relevance_to_points`).
+    """
+
+    def pre_hook(_module, args):
+        store[name] = args[0]
+
+    return pre_hook
+
+
+def store_output(store: dict[str, torch.Tensor], name: str):
+    """A forward hook that keeps the module's output as ``store[name]`` (e.g. where the point
+    channels of a layer with mixed inputs enter)."""
+
+    def hook(_module, _args, out):
+        store[name] = out
+
+    return hook
+
+
 def relevance_to_points(
     model, inputs: dict[str, torch.Tensor], relevance: dict[str, torch.Tensor], points: torch.Tensor
 ) -> torch.Tensor:

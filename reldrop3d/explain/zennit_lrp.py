@@ -18,7 +18,7 @@ from ..models.attribution import attribution_mode
 from ..models.pooling import WeightedSum
 from .composites import DEFAULT_CONFIG, LRPConfig
 from .fast_lrp import input_layer_names, mixed_input_layers
-from .routing import relevance_to_points
+from .routing import relevance_to_points, store_input, store_output
 from .targets import check_start, default_target, eval_mode, forward_model, initial_relevance
 
 
@@ -90,23 +90,11 @@ def zennit_lrp(
     modules = dict(model.named_modules())
     inputs: dict[str, torch.Tensor] = {}
 
-    def capture(name):
-        def pre_hook(_m, args):
-            inputs[name] = args[0]
-
-        return pre_hook
-
-    def capture_output(name):
-        def hook(_m, _args, out):
-            inputs[name] = out
-
-        return hook
-
     taps = list(mixed_input_layers(model).values())
     # registered before zennit's own hooks, so the tensor seen is the layer's true input
-    handles = [modules[n].register_forward_pre_hook(capture(n)) for n in names]
+    handles = [modules[n].register_forward_pre_hook(store_input(inputs, n)) for n in names]
     # the point channels of layers with mixed inputs, where they enter (no rule of zennit's there)
-    handles += [modules[n].register_forward_hook(capture_output(n)) for n in taps]
+    handles += [modules[n].register_forward_hook(store_output(inputs, n)) for n in taps]
     composite = build_composite(model, config)
     x = points.detach().requires_grad_(True)
     try:

@@ -42,6 +42,7 @@ from .image import apply_image_fill
 from .modes import MASK_MODES, P_UNITS, MaskMode, get_mode
 from .rules import check_finite, check_unit_interval
 
+
 def _rand(n: int, generator: torch.Generator | None, device) -> torch.Tensor:
     dev = generator.device if generator is not None else device
     return torch.rand(n, generator=generator, device=dev).to(device)

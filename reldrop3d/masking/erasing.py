@@ -54,7 +54,8 @@ def check_erasing(scale, ratio, attempts, k: int | None = None) -> None:
         lo, hi = (float(v) for v in scale)
         rlo, rhi = (float(v) for v in ratio)
     except (TypeError, ValueError):
-        raise ValueError(f"scale and ratio must be pairs (low, high), got {scale!r}, {ratio!r}")
+        raise ValueError(
+            f"scale and ratio must be pairs (low, high), got {scale!r}, {ratio!r}") from None
     if not 0.0 < lo <= hi <= 1.0:
         raise ValueError(f"scale (erased share of the image) must satisfy 0 < low <= high <= 1, "
                          f"got {scale!r}")

@@ -13,6 +13,7 @@ from ..data import batch_to_input
 from .input_dropout import InputDropout
 from .loss import task_loss, training_loss
 
+
 class PointCloudTask(L.LightningModule):
     """Classification (``task="cls"``) or part segmentation (``task="partseg"``) of point clouds.
 

@@ -72,7 +72,7 @@ def _unwrap_optional(tp) -> tuple[Any, bool]:
     args = typing.get_args(tp)
     if (typing.get_origin(tp) in (typing.Union, types.UnionType)) and type(None) in args:
         rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
+        return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True  # noqa: UP007 (built at run time)
     return tp, False
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from reldrop3d.cli import main
-from reldrop3d.guidance import create_guidance
 from reldrop3d.experiments.bias import (
     BiasBenchmarkConfig,
     format_table,
     run_bias_benchmark,
 )
-from reldrop3d.models import create_model
 
 TINY = dict(num_points=48, clutter_points=6, train_shapes=220, test_shapes=110, batch_size=16,
             lr=3e-3)

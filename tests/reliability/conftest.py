@@ -7,13 +7,21 @@ builders write healthy, tiny data folders in ``tmp_path`` that a test row then d
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
+from folder_builders import (
+    CUBE_F,
+    CUBE_V,
+    off_text,
+    write_modelnet_h5,
+    write_modelnet_normal,
+    write_modelnet_off,
+    write_shapenet_normal,
+)
 
 #: flags that make ``reldrop3d train`` as small as it gets (one optimiser step)
 TINY_TRAIN = ("--epochs", "1", "--max-steps-per-epoch", "1", "--batch-size", "2",
@@ -78,90 +86,12 @@ def cli(capsys):
     return run
 
 
-# -- healthy data folders ------------------------------------------------------------------------
-def _cloud(rng: np.random.Generator, rows: int) -> np.ndarray:
-    n = rng.normal(size=(rows, 3))
-    return np.concatenate([rng.normal(size=(rows, 3)), n / np.linalg.norm(n, axis=1)[:, None]], 1)
-
-
-def modelnet_normal(root: Path, rows: int = 100, per_split=(("train", 2), ("test", 1))) -> Path:
-    """``modelnet40_normal_resampled``-style folder: 3 classes, ``rows`` rows per shape."""
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "modelnet40_shape_names.txt").write_text("\n".join(MODELNET_CLASSES) + "\n")
-    k = 1
-    for split, count in per_split:
-        ids = []
-        for c in MODELNET_CLASSES:
-            (root / c).mkdir(exist_ok=True)
-            for _ in range(count):
-                ids.append(f"{c}_{k:04d}")
-                np.savetxt(root / c / f"{ids[-1]}.txt", _cloud(rng, rows), fmt="%.6f",
-                           delimiter=",")
-                k += 1
-        (root / f"modelnet40_{split}.txt").write_text("\n".join(ids) + "\n")
-    return root
-
-
-def modelnet_h5(root: Path, points: int = 96) -> Path:
-    """``modelnet40_ply_hdf5_2048``-style folder: one file per split, 3 classes."""
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "shape_names.txt").write_text("\n".join(MODELNET_CLASSES) + "\n")
-    for split, b in (("train", 6), ("test", 3)):
-        with h5py.File(root / f"ply_data_{split}0.h5", "w") as f:
-            f["data"] = rng.normal(size=(b, points, 3)).astype(np.float32)
-            f["label"] = (np.arange(b) % 3).astype(np.uint8).reshape(b, 1)
-        (root / f"{split}_files.txt").write_text(f"data/x/ply_data_{split}0.h5\n")
-    return root
-
-
-def off_text(vertices, faces) -> str:
-    lines = [f"OFF\n{len(vertices)} {len(faces)} 0"]
-    lines += [" ".join(f"{c:.6f}" for c in v) for v in vertices]
-    lines += [f"{len(f)} " + " ".join(map(str, f)) for f in faces]
-    return "\n".join(lines) + "\n"
-
-
-CUBE_V = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
-CUBE_F = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
-
-
-def modelnet_off(root: Path) -> Path:
-    """Raw ``ModelNet40/<class>/<split>/<id>.off`` tree of cubes (2 train, 1 test per class)."""
-    k = 1
-    for split, count in (("train", 2), ("test", 1)):
-        for c in MODELNET_CLASSES:
-            (root / c / split).mkdir(parents=True, exist_ok=True)
-            for _ in range(count):
-                (root / c / split / f"{c}_{k:04d}.off").write_text(off_text(CUBE_V * k, CUBE_F))
-                k += 1
-    return root
-
-
-def shapenet_normal(root: Path, rows: int = 80) -> Path:
-    """``shapenetcore_partanno_segmentation_benchmark_v0_normal``-style folder, 3 categories."""
-    from reldrop3d.data.shapenet import CATEGORIES, PARTS_OF_CLASS
-
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "synsetoffset2category.txt").write_text(
-        "".join(f"{c}\t{s}\n" for c, s in SHAPENET_SYNSETS.items()))
-    (root / "train_test_split").mkdir()
-    k = 0
-    for split, count in (("train", 2), ("val", 1), ("test", 1)):
-        items = []
-        for c, synset in SHAPENET_SYNSETS.items():
-            (root / synset).mkdir(exist_ok=True)
-            for _ in range(count):
-                parts = rng.choice(PARTS_OF_CLASS[CATEGORIES.index(c)], size=rows)
-                rows_ = np.concatenate([_cloud(rng, rows), parts[:, None]], 1)
-                np.savetxt(root / synset / f"{k:06x}.txt", rows_, fmt="%.6f")
-                items.append(f"shape_data/{synset}/{k:06x}")
-                k += 1
-        (root / "train_test_split" / f"shuffled_{split}_file_list.json").write_text(
-            json.dumps(items))
-    return root
+# -- healthy data folders (the shared writers with this suite's sizes) ---------------------------
+modelnet_normal = partial(write_modelnet_normal, classes=MODELNET_CLASSES, rows=100)
+modelnet_h5 = partial(write_modelnet_h5, classes=MODELNET_CLASSES, points=96, normals=False,
+                      sizes=(("train", (6,)), ("test", (3,))))
+modelnet_off = partial(write_modelnet_off, classes=MODELNET_CLASSES, header="OFF\n")
+shapenet_normal = partial(write_shapenet_normal, categories=tuple(SHAPENET_SYNSETS), rows=80)
 
 
 # -- damage --------------------------------------------------------------------------------------

@@ -17,20 +17,12 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+from reliability_helpers import tiny_run_config
 
-from reldrop3d.train.config import TrainConfig
 from reldrop3d.train.run import train
 from reldrop3d.train.run_dir import LOCK_NAME, RunDirError, RunLock, run_files
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def tiny(out, **kw) -> TrainConfig:
-    base = dict(data="synthetic", data_kwargs={"num_shapes": {"train": 16, "val": 4}},
-                val_split="val", num_points=32, epochs=1, batch_size=8, augment="none",
-                out=str(out), progress=False, accelerator="cpu")
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def header_lines(out: Path) -> int:
@@ -47,7 +39,7 @@ def epochs_logged(out: Path) -> list[int]:
 def finished_run(tmp_path_factory) -> Path:
     """A finished one-epoch run, copied by the tests that need a --out holding a run."""
     out = tmp_path_factory.mktemp("finished") / "run"
-    train(tiny(out))
+    train(tiny_run_config(out))
     return out
 
 
@@ -100,12 +92,12 @@ def test_run_dir_refusal_table(tmp_path, finished_run, name, contents, overrides
     overrides = {k: str(checkpoints.get(v, v)) if isinstance(v, str) else v
                  for k, v in overrides.items()}
     if error is None:
-        train(tiny(out, **{"epochs": 2 if "resume" in overrides else 1, **overrides}))
+        train(tiny_run_config(out, **{"epochs": 2 if "resume" in overrides else 1, **overrides}))
         resumed = "resume" in overrides  # a resume into an empty folder logs its own epochs only
         assert epochs_logged(out) == ([1] if resumed else [0]) and header_lines(out) == 1
     else:
         with pytest.raises(ValueError, match=error):
-            train(tiny(out, **overrides))
+            train(tiny_run_config(out, **overrides))
         assert {p: (out / p).read_bytes() for p in run_files(out)} == before  # nothing lost
     if out.is_dir():
         assert (out / "notes.txt").read_text() == "mine"
@@ -130,7 +122,7 @@ def test_resume_appends_to_the_history_and_drops_rows_after_the_checkpoint(
     header = first.splitlines()[0].split(",")
     with open(out / "metrics.csv", "a") as f:
         f.write(",".join(cells.get(k, "") for k in header) + "\n")
-    train(tiny(out, epochs=2, resume=str(out / "checkpoints" / "last.ckpt")))
+    train(tiny_run_config(out, epochs=2, resume=str(out / "checkpoints" / "last.ckpt")))
     text = (out / "metrics.csv").read_text()
     assert text.startswith(first.splitlines()[0])
     assert ",99," not in text  # the row logged after the checkpoint is gone
@@ -149,7 +141,7 @@ def test_stale_temporary_files_are_removed_at_start(tmp_path, finished_run, capl
     for p in stale:
         p.write_bytes(b"half a file")
     with caplog.at_level(logging.WARNING, logger="reldrop3d.train.run_dir"):
-        train(tiny(out, epochs=2, resume=str(out / "checkpoints" / "last.ckpt")))
+        train(tiny_run_config(out, epochs=2, resume=str(out / "checkpoints" / "last.ckpt")))
     assert not any(p.exists() for p in stale)
     assert "removed 2 stale temporary file(s)" in caplog.text
 
@@ -167,14 +159,14 @@ def test_a_second_process_is_kept_out_and_a_stale_lock_is_taken_over(tmp_path, c
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunDirError, match=rf"--out {out} is in use by another training run "
                                               rf"\(PID {holder.pid} on "):
-            train(tiny(out))
+            train(tiny_run_config(out))
         assert run_files(out) == []  # the refused run wrote nothing
     finally:
         holder.kill()  # like kill -9: the lock file stays behind
         holder.wait()
     assert json.loads((out / LOCK_NAME).read_text())["pid"] == holder.pid
     with caplog.at_level(logging.WARNING, logger="reldrop3d.train.run_dir"):
-        train(tiny(out))
+        train(tiny_run_config(out))
     assert f"taking over the stale lock {out / LOCK_NAME} of PID {holder.pid}" in caplog.text
     assert "no longer running" in caplog.text
     assert not (out / LOCK_NAME).exists()
@@ -194,7 +186,7 @@ class CrashAt(L.Callback):
 def test_lock_is_released_when_training_fails(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="crash"):
-        train(tiny(out), callbacks=[CrashAt(0)])
+        train(tiny_run_config(out), callbacks=[CrashAt(0)])
     assert not (out / LOCK_NAME).exists()
     with RunLock(out) as lock:  # free again
         assert lock.held and json.loads((out / LOCK_NAME).read_text())["pid"] > 0

@@ -9,20 +9,11 @@ import math
 
 import pytest
 import torch
+from reliability_helpers import tiny_run_config
 
 from reldrop3d.models.checkpoint import read_checkpoint
-from reldrop3d.train.config import TrainConfig
 from reldrop3d.train.guards import TrainingDiverged, finite_or_none
 from reldrop3d.train.run import train
-
-
-def tiny(out, **kw) -> TrainConfig:
-    base = dict(data="synthetic", data_kwargs={"num_shapes": {"train": 16, "val": 4}},
-                val_split="val", num_points=32, epochs=1, batch_size=8, augment="none",
-                out=str(out), progress=False, accelerator="cpu")
-    base.update(kw)
-    return TrainConfig(**base)
-
 
 # settings refused before anything is trained: (id, TrainConfig overrides, error regex)
 CONFIG_CASES = [
@@ -43,7 +34,7 @@ CONFIG_CASES = [
 @pytest.mark.parametrize("name,overrides,error", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
 def test_impossible_settings_are_refused(tmp_path, name, overrides, error):
     with pytest.raises(ValueError, match=error):
-        tiny(tmp_path / "run", **overrides)
+        tiny_run_config(tmp_path / "run", **overrides)
 
 
 # settings refused once the data are known, before anything is written:
@@ -65,13 +56,13 @@ DATA_CASES = [
 @pytest.mark.parametrize("name,overrides,error", DATA_CASES, ids=[c[0] for c in DATA_CASES])
 def test_settings_that_do_not_fit_the_data_are_refused(tmp_path, name, overrides, error):
     with pytest.raises(ValueError, match=error):
-        train(tiny(tmp_path / "run", **overrides))
+        train(tiny_run_config(tmp_path / "run", **overrides))
     # nothing was written: the corrected command may use the same --out
     assert not any((tmp_path / "run").iterdir())
 
 
 def test_batch_equal_to_the_training_set_trains(tmp_path):
-    result = train(tiny(tmp_path / "run", batch_size=16))
+    result = train(tiny_run_config(tmp_path / "run", batch_size=16))
     assert read_checkpoint(result["last_checkpoint"])["global_step"] == 1  # one batch of all 16
 
 
@@ -81,7 +72,7 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_broken_model(tmp_
                        match=r"training diverged at epoch 0, batch \d+ \(global step \d+\): "
                              r"the loss is nan.*lower --lr \(now 1e\+30\).*no checkpoint was "
                              r"written"):
-        train(tiny(tmp_path / "run", lr=1e30, data_kwargs={"num_shapes": {"train": 32, "val": 4}}))
+        train(tiny_run_config(tmp_path / "run", lr=1e30, data_kwargs={"num_shapes": {"train": 32, "val": 4}}))
     assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
     assert not (tmp_path / "run" / "train.lock").exists()
 
@@ -99,7 +90,7 @@ def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"epoch 1.*parameter model\.\S+ holds NaN/inf "
                                                r"values.*the last checkpoint, of an earlier "
                                                r"epoch, is .*last.ckpt"):
-        train(tiny(out, epochs=3), callbacks=[Poison()])
+        train(tiny_run_config(out, epochs=3), callbacks=[Poison()])
     ckpt = read_checkpoint(out / "checkpoints" / "last.ckpt")
     assert ckpt["epoch"] == 0
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values()
@@ -137,7 +128,7 @@ def test_train_command_prints_valid_json_for_non_finite_metrics(monkeypatch, cap
 def test_evaluate_refuses_data_root_for_a_synthetic_checkpoint(tmp_path):
     from reldrop3d.commands import evaluate
 
-    result = train(tiny(tmp_path / "run"))
+    result = train(tiny_run_config(tmp_path / "run"))
     args = argparse.Namespace(checkpoint=result["last_checkpoint"], split="test",
                               data_root=str(tmp_path / "elsewhere"), batch_size=8, device="cpu",
                               occlusion=False, out=None, relevance="lrp")

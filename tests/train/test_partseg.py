@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from reldrop3d.cli import main
-from reldrop3d.train.metrics import PartIoU, part_table, shape_ious
 from reldrop3d.train.config import TrainConfig
+from reldrop3d.train.metrics import PartIoU, part_table, shape_ious
 from reldrop3d.train.run import train
 
 

@@ -109,7 +109,7 @@ def test_eval_forward_mode_trains_with_the_model_in_eval_mode(tmp_path):
         train_set, _ = build_datasets(cfg)
         task = build_task(cfg, train_set)
         modes = []
-        task.model.register_forward_pre_hook(lambda m, a: modes.append(m.training))
+        task.model.register_forward_pre_hook(lambda m, a, modes=modes: modes.append(m.training))
         batch = torch.utils.data.default_collate([train_set[i] for i in range(8)])
         task.train()
         task.training_step(batch, 0)

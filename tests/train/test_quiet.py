@@ -12,8 +12,8 @@ def test_quiet_lightning_filters_only_the_listed_notices():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with quiet_lightning():
-            warnings.warn("Experiment logs directory /x exists and is not empty. Previous ...")
-            warnings.warn("something the user must see")
+            warnings.warn("Experiment logs directory /x exists and is not empty. Previous ...", stacklevel=1)
+            warnings.warn("something the user must see", stacklevel=1)
     assert [str(w.message) for w in caught] == ["something the user must see"]
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from reldrop3d.cli import main
+from reldrop3d.masking import RandomPointDropout
 from reldrop3d.models.checkpoint import load_model, read_checkpoint
 from reldrop3d.train.config import TrainConfig
-from reldrop3d.masking import RandomPointDropout
 from reldrop3d.train.input_dropout import InputDropout
 from reldrop3d.train.run import build_datasets, build_task, train
 
