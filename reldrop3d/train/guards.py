@@ -32,18 +32,32 @@ def _first_non_finite(module: torch.nn.Module) -> str | None:
     return params[int((~ok).nonzero()[0])][0]
 
 
+def _on_any_process(trainer, flag: bool) -> bool:
+    """``flag`` or'ed over the processes of a distributed run (one all-reduce); ``flag`` alone in
+    a single process."""
+    strategy = getattr(trainer, "strategy", None)
+    if strategy is None or getattr(trainer, "world_size", 1) <= 1:
+        return flag
+    return bool(strategy.reduce_boolean_decision(flag, all=False))
+
+
 def check_finite_step(trainer, pl_module, loss, batch_idx: int) -> None:
     """Raise :class:`TrainingDiverged` if ``loss`` or a parameter of ``pl_module`` is not finite
     (the message names epoch, batch, step, the learning rate and the last checkpoint)."""
     bad_loss = isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all())
     bad_param = _first_non_finite(pl_module)
-    if not (bad_loss or bad_param):
+    # under DDP every process must stop at the same step, also when only one process's loss is
+    # not finite (e.g. AMP skipped the step, so the parameters stayed finite): otherwise the
+    # others wait in their next collective until the process group's timeout
+    if not _on_any_process(trainer, bool(bad_loss or bad_param)):
         return
     what = []
     if bad_loss:
         what.append(f"the loss is {float(loss.detach().float().mean())}")
     if bad_param:
         what.append(f"parameter {bad_param} holds NaN/inf values")
+    if not what:
+        what.append("the loss or the parameters are not finite on another process")
     lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
     last = [cb.best_model_path for cb in trainer.checkpoint_callbacks
             if getattr(cb, "filename", None) == "last" and cb.best_model_path]
@@ -58,9 +72,10 @@ def check_finite_step(trainer, pl_module, loss, batch_idx: int) -> None:
 def finite_guard():
     """A Lightning callback that calls :func:`check_finite_step` after every training step.
 
-    Checked after the optimiser step (every process sees the same parameters, so under DDP all
-    processes stop at the same step), before the epoch's checkpoints are written: those on disk
-    are of earlier, finite epochs. (Built on demand: importing lightning costs seconds.)
+    Checked after the optimiser step, before the epoch's checkpoints are written: those on disk
+    are of earlier, finite epochs. Under DDP the decision is or'ed over the processes (one small
+    all-reduce per step), so all of them stop at the same step even when only one saw a
+    non-finite loss. (Built on demand: importing lightning costs seconds.)
     """
     import lightning as L
 

@@ -87,3 +87,24 @@ def test_torchrun_relevance_reuse_shares_maps_across_ranks(tmp_path):
     share = {int(r["epoch"]): float(r["train_relevance_cached"]) for r in rows
              if r.get("train_relevance_cached")}
     assert share == {0: 0.0, 1: 1.0}
+
+
+@pytest.mark.slow
+def test_a_nan_loss_on_one_rank_stops_every_rank(tmp_path):
+    # only rank 1 sees a NaN loss (its parameters stay finite): both ranks must stop at that step
+    # with TrainingDiverged; before, rank 0 went on into its next all-reduce and waited there
+    # (until the process group's timeout, or until torchrun killed it)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "--log-dir", str(tmp_path / "logs"), "--redirects", "3",
+           str(Path(__file__).with_name("ddp_nan_worker.py")), str(tmp_path / "run")]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
+    assert proc.returncode != 0
+    texts = {int(re.search(r"rank (\d) diverged", t)[1]): t
+             for f in (tmp_path / "logs").rglob("stdout.log")
+             if re.search(r"rank (\d) diverged", t := f.read_text())}
+    assert sorted(texts) == [0, 1], proc.stderr[-3000:]
+    assert re.search(r"rank 1 diverged: training diverged at epoch 0, batch 2 .*the loss is nan",
+                     texts[1])
+    assert re.search(r"rank 0 diverged: training diverged at epoch 0, batch 2 .*not finite on "
+                     r"another process", texts[0])
