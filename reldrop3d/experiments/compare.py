@@ -18,7 +18,9 @@ Metrics per run (:data:`METRICS`): clean overall accuracy, mean class accuracy, 
 the occlusion curves (most-relevant-first = MoRF, least-relevant-first = LeRF, random; each model
 removes points by its own relevance), and with ``robustness=True`` the mean corruption error over
 the ModelNet-C corruptions (:mod:`reldrop3d.eval.robustness`; raw error rates, not normalised by a
-reference model) and the dropout-local error. Differences to the baseline
+reference model) and the dropout-local error; derived once the baseline has run
+(:data:`DERIVED_METRICS`), ModelNet-C's mCE with the baseline of the same seed as the reference
+model (:func:`add_mce_vs_baseline`). Differences to the baseline
 (:func:`differences`, :mod:`reldrop3d.experiments.stats`): paired over seeds with Student's t
 interval when there are several seeds, a paired bootstrap over the test shapes for one seed.
 
@@ -72,7 +74,12 @@ METRIC_NAMES = {
     "mce": "mean corruption error (raw)",
     "dropout_local_error": "dropout-local error",
 }
+#: metrics derived from several runs (not evaluated per run): ModelNet-C's mCE of each run with
+#: the baseline of the same seed as the reference (1 for the baseline itself; needs robustness)
+DERIVED_METRICS = ("mce_vs_baseline",)
+METRIC_NAMES["mce_vs_baseline"] = "mCE (ref. baseline)"
 HIGHER_IS_BETTER = {m: m not in ROBUSTNESS_METRICS for m in METRICS}
+HIGHER_IS_BETTER["mce_vs_baseline"] = False
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 QUICK_SYNTHETIC = {"num_shapes": {"train": 330, "val": 44, "test": 110}}
 #: ModelNet-C's severities (``severities`` picks a subset for speed)
@@ -426,7 +433,39 @@ def summarize(results: dict[str, dict[int, dict]],
 
 def _metrics_in(results: dict[str, dict[int, dict]]) -> tuple[str, ...]:
     first = next(iter(next(iter(results.values())).values()))
-    return tuple(m for m in METRICS if m in first)
+    return tuple(m for m in (*METRICS, *DERIVED_METRICS) if m in first)
+
+
+def _robustness_result(run: dict[str, Any], label: str, severities):
+    from ..eval.robustness import RobustnessResult
+
+    rows = run["per_shape"]["corruptions"]
+    scores = {c: np.stack([decode_bits(r) for r in per_severity]).astype(float)
+              for c, per_severity in rows.items()}
+    correct = decode_bits(run["per_shape"]["correct"]).astype(float)
+    return RobustnessResult(label, "cls", correct, scores, tuple(severities))
+
+
+def add_mce_vs_baseline(results: dict[str, dict[int, dict]],
+                        cfg: CompareConfig) -> dict[str, dict[int, dict]]:
+    """Add ``mce_vs_baseline`` to every run: ModelNet-C's mean corruption error
+    ``mean_c [sum_s E(c, s) / sum_s E_baseline(c, s)]`` (:func:`reldrop3d.eval.robustness.mce`),
+    the reference being the baseline trained with the same seed (so the baseline's own is 1; lower
+    is better). Left out (results unchanged) when the baseline or the corruption results are
+    missing for any run; NaN where the baseline made no error on a corruption.
+    """
+    from ..eval.robustness import mce
+
+    base = results.get(cfg.baseline)
+    runs = [(s, r) for per_seed in results.values() for s, r in per_seed.items()]
+    if base is None or not runs or any(
+            s not in base or "corruptions" not in r.get("per_shape", {}) for s, r in runs):
+        return results
+    for v, per_seed in results.items():
+        for s, r in per_seed.items():
+            r["mce_vs_baseline"] = mce(_robustness_result(r, v, cfg.severities),
+                                       _robustness_result(base[s], cfg.baseline, cfg.severities))
+    return results
 
 
 @dataclass
@@ -463,6 +502,11 @@ def differences(results: dict[str, dict[int, dict]], cfg: CompareConfig,
             continue
         out[v] = {}
         for m in metrics:
+            if m in DERIVED_METRICS and len(seeds) < 2:  # a ratio of whole test sets
+                mean = float(np.mean([per_seed[s][m] - base[s][m] for s in seeds]))
+                out[v][m] = Difference(mean, math.nan, math.nan, "n/a (needs >= 2 seeds)",
+                                       "no interval with one seed")
+                continue
             if len(seeds) >= 2:
                 mean, low, high = paired_difference([per_seed[s][m] for s in seeds],
                                                     [base[s][m] for s in seeds], cfg.confidence)
@@ -517,6 +561,11 @@ def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], seeds,
                       "mean over the severities (and, for the mean corruption error, over the "
                       "corruptions): raw, not normalised by a reference model as ModelNet-C's mCE "
                       "is; lower = better.")
+    if "mce_vs_baseline" in metrics:
+        lines[-1] += (f" mCE (ref. baseline) = ModelNet-C's mean corruption error with the "
+                      f"`{baseline}` run of the same seed as the reference model: mean over the "
+                      "corruptions of sum_s E(c, s) / sum_s E_ref(c, s); 1 for the baseline "
+                      "itself, lower = better.")
     if diffs:
         pct = f"{100 * confidence:g}%"
         lines += ["", f"Difference to `{baseline}` (variant − {baseline}), {pct} interval:", "",
@@ -548,6 +597,8 @@ def write_outputs(cfg: CompareConfig, results: dict[str, dict[int, dict]]) -> st
     """Write results.csv, differences.csv, curves.csv, results.md and the plots; return the
     markdown of results.md (without its title)."""
     out = Path(cfg.out)
+    if cfg.robustness:
+        add_mce_vs_baseline(results, cfg)
     metrics = _metrics_in(results)
     rows = [["variant", "seed", *metrics]]
     curve_rows = [["variant", "seed", "order", *[f"{f:g}" for f in cfg.fractions]]]

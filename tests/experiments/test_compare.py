@@ -19,6 +19,7 @@ from reldrop3d.experiments.compare import (
     VARIANTS,
     CompareConfig,
     Progress,
+    add_mce_vs_baseline,
     decode_bits,
     differences,
     encode_bits,
@@ -139,6 +140,59 @@ def test_single_seed_differences_bootstrap_over_test_shapes():
                                       - results["baseline"][0]["mean_class_accuracy"])
     assert diffs["mce"].verdict == "better"  # fewer errors
     assert diffs["dropout_local_error"].verdict == "no detectable difference"  # 0.5 on both
+
+
+def _wrong(m: int, k: int) -> str:
+    """Bits of m shapes, the first k wrong."""
+    return encode_bits(np.arange(m) >= k)
+
+
+def _robust_run(wrong_per_severity: dict[str, tuple[int, ...]], m: int = 100) -> dict:
+    """A run whose per-shape corruption results make the given numbers of errors."""
+    return {"per_shape": {"correct": _wrong(m, 0), "labels": [0] * m,
+                          "corruptions": {c: [_wrong(m, k) for k in ks]
+                                          for c, ks in wrong_per_severity.items()}}}
+
+
+def test_mce_vs_baseline_is_modelnet_c_mce_with_the_same_seed_baseline_as_reference():
+    # per seed s: the baseline errs on 40 + s and 60 jitter shapes (two severities), on 50 and 50
+    # dropout_local shapes; reldrop_point on 20 and 30 jitter shapes, on 50 and 50 dropout_local
+    results = {"baseline": {s: _robust_run({"jitter": (40 + s, 60), "dropout_local": (50, 50)})
+                            for s in (0, 1, 2)},
+               "reldrop_point": {s: _robust_run({"jitter": (20, 30), "dropout_local": (50, 50)})
+                                 for s in (0, 1, 2)}}
+    cfg = CompareConfig(variants=("baseline", "reldrop_point"), robustness=True,
+                        severities=(1, 2))
+    add_mce_vs_baseline(results, cfg)
+    for s in (0, 1, 2):
+        # CE(jitter) = (20 + 30) / (40 + s + 60), CE(dropout_local) = 1; mCE = their mean
+        expected = ((20 + 30) / (100 + s) + 1.0) / 2
+        assert results["reldrop_point"][s]["mce_vs_baseline"] == pytest.approx(expected)
+        assert results["baseline"][s]["mce_vs_baseline"] == pytest.approx(1.0)
+    d = differences(results, cfg, metrics=("mce_vs_baseline",))["reldrop_point"]["mce_vs_baseline"]
+    per_seed = [((50 / (100 + s)) + 1) / 2 - 1 for s in (0, 1, 2)]
+    assert d.mean == pytest.approx(np.mean(per_seed)) and "paired t over 3 seeds" in d.method
+    assert d.verdict == "better"  # lower is better, the whole interval below 0
+    table = markdown_table(summarize(results, ("mce_vs_baseline",)), (0, 1, 2),
+                           {"reldrop_point": {"mce_vs_baseline": d}})
+    assert "| reldrop_point | mCE (ref. baseline) |" in table and "same seed" in table
+    # one seed: the ratio has no interval (it is not a mean over test shapes)
+    one = {v: {0: per_seed[0]} for v, per_seed in results.items()}
+    d1 = differences(one, CompareConfig(seeds=(0,), variants=("baseline", "reldrop_point"),
+                                        robustness=True, severities=(1, 2)),
+                     metrics=("mce_vs_baseline",))["reldrop_point"]["mce_vs_baseline"]
+    assert d1.verdict == "n/a (needs >= 2 seeds)" and np.isnan(d1.low)
+    assert d1.mean == pytest.approx(per_seed[0])
+
+
+def test_mce_vs_baseline_needs_the_baseline_and_the_corruption_results():
+    cfg = CompareConfig(variants=("baseline", "reldrop_point"), robustness=True, severities=(1,))
+    no_base = {"reldrop_point": {0: _robust_run({"jitter": (3,)})}}
+    assert "mce_vs_baseline" not in add_mce_vs_baseline(no_base, cfg)["reldrop_point"][0]
+    missing_seed = {"baseline": {0: _robust_run({"jitter": (3,)})},
+                    "reldrop_point": {1: _robust_run({"jitter": (3,)})}}
+    add_mce_vs_baseline(missing_seed, cfg)
+    assert all("mce_vs_baseline" not in r for per in missing_seed.values() for r in per.values())
 
 
 def test_progress_lines_estimate_the_time_left():
