@@ -49,7 +49,14 @@ from typing import Any
 import numpy as np
 
 from ..utils.io import atomic_path, atomic_write_text
-from .stats import bootstrap_difference, paired_difference, verdict
+from .stats import (
+    NO_DIFFERENCE,
+    bootstrap_difference,
+    no_spread,
+    paired_difference,
+    sign_test_p,
+    verdict,
+)
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"augment": "none"},
@@ -508,9 +515,18 @@ def differences(results: dict[str, dict[int, dict]], cfg: CompareConfig,
                                        "no interval with one seed")
                 continue
             if len(seeds) >= 2:
-                mean, low, high = paired_difference([per_seed[s][m] for s in seeds],
-                                                    [base[s][m] for s in seeds], cfg.confidence)
+                a, b = [per_seed[s][m] for s in seeds], [base[s][m] for s in seeds]
+                mean, low, high = paired_difference(a, b, cfg.confidence)
                 method = f"paired t over {len(seeds)} seeds"
+                d = np.subtract(a, b)
+                if no_spread(d) and mean != 0:  # a zero-width t interval claims certainty
+                    p = sign_test_p(d)
+                    call = verdict(low, high, HIGHER_IS_BETTER[m])
+                    out[v][m] = Difference(
+                        mean, low, high, call if p < 1 - cfg.confidence else NO_DIFFERENCE,
+                        f"exact sign test where every seed gave the same difference "
+                        f"(the t interval has no width; {len(seeds)} seeds: p = {p:.2g})")
+                    continue
             else:
                 a, b = per_seed[seeds[0]]["per_shape"], base[seeds[0]]["per_shape"]
                 groups = np.asarray(a["labels"]) if m == "mean_class_accuracy" else None
@@ -576,6 +592,8 @@ def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], seeds,
             for m, d in per_metric.items():
                 methods.add(d.method)
                 interval = "n/a" if math.isnan(d.low) else f"[{d.low:+.3f}, {d.high:+.3f}]"
+                if d.method.startswith("exact sign test"):
+                    interval += " (same in every seed)"
                 lines.append(f"| {v} | {METRIC_NAMES[m]} | {d.mean:+.3f} | {interval} | "
                              f"{d.verdict} |")
         lines += ["", f"Interval: {'; '.join(sorted(methods))}. \"better\" / \"worse\": the "

@@ -168,6 +168,40 @@ def bootstrap_difference(a, b, groups=None, confidence: float = 0.95, n_boot: in
     return point, float(low), float(high)
 
 
+def sign_test_p(differences) -> float:
+    """Two-sided exact sign test of paired differences (zeros dropped).
+
+    The fallback where Student's t has nothing to work with: when every pair gives the same
+    difference (accuracies on a small test set move in steps of one shape), the t interval has
+    no width and would call any difference certain. The sign test only counts the pairs on each
+    side of 0: with ``n`` pairs all on one side, ``p = 2 * 0.5 ** n`` (3 seeds: 0.25).
+
+    Parameters
+    ----------
+    differences : array-like (n,)
+        One difference per pair.
+
+    Returns
+    -------
+    float : p-value in (0, 1]; 1.0 when every difference is 0.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[d != 0]
+    n = d.size
+    if n == 0:
+        return 1.0
+    k = int(min((d > 0).sum(), (d < 0).sum()))
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    return min(1.0, 2.0 * tail)
+
+
+def no_spread(differences, rtol: float = 1e-9) -> bool:
+    """True when two or more paired differences are all equal (to ``rtol`` of their size), so a
+    t interval over them has zero width."""
+    d = np.asarray(differences, dtype=float)
+    return d.size >= 2 and float(np.ptp(d)) <= rtol * max(1.0, float(np.abs(d).max()))
+
+
 def verdict(low: float, high: float, higher_is_better: bool = True) -> str:
     """"better", "worse" or "no detectable difference" for an interval of ``variant - baseline``.
 
@@ -184,5 +218,5 @@ def verdict(low: float, high: float, higher_is_better: bool = True) -> str:
     return NO_DIFFERENCE
 
 
-__all__ = ["BETTER", "NO_DIFFERENCE", "WORSE", "bootstrap_difference", "paired_difference",
-           "t_quantile", "verdict"]
+__all__ = ["BETTER", "NO_DIFFERENCE", "WORSE", "bootstrap_difference", "no_spread",
+           "paired_difference", "sign_test_p", "t_quantile", "verdict"]

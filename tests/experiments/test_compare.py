@@ -62,11 +62,13 @@ def test_mean_std_and_table():
 
 def test_differences_paired_over_seeds_and_one_verdict_line_per_variant_and_metric():
     results = fake_results()
-    # reldrop_point: +0.1 on every seed for the scores (better), and on the errors (worse);
-    # random: differences 0.05, -0.05, 0.0 (no detectable difference)
+    # reldrop_point: +0.2 +- 0.01 over the seeds for the scores (better), and on the errors
+    # (worse); random: differences 0.05, -0.05, 0.0 (no detectable difference)
     for s in (0, 1, 2):
         results["random"][s] = dict(results["baseline"][s])
         results["random"][s]["accuracy"] += (0.05, -0.05, 0.0)[s]
+        for m in METRICS:
+            results["reldrop_point"][s][m] += (0.0, 0.01, -0.01)[s]
     cfg = CompareConfig(variants=tuple(VARIANTS), robustness=True)
     diffs = differences(results, cfg)
     assert set(diffs) == set(VARIANTS) - {"baseline"}
@@ -83,11 +85,40 @@ def test_differences_paired_over_seeds_and_one_verdict_line_per_variant_and_metr
                     if line.startswith(f"| {v} | {METRIC_NAMES[m]} |")]
             assert len(rows) == 1, (v, m)
             assert rows[0].rstrip(" |").endswith(("better", "worse", "no detectable difference"))
-    assert "| reldrop_point | clean OA | +0.200 | [+0.200, +0.200] | better |" in table
+    half = 4.302653 * 0.01 / 3 ** 0.5
+    assert f"| reldrop_point | clean OA | +0.200 | [{0.2 - half:+.3f}, {0.2 + half:+.3f}] | better |" \
+        in table
     # no baseline run: no differences, said so
     no_base = {v: r for v, r in results.items() if v != "baseline"}
     assert differences(no_base, cfg) == {}
     assert "was not among the variants" in markdown_table(summarize(no_base), (0,), {})
+
+
+def test_the_same_difference_in_every_seed_is_judged_by_the_sign_test_not_a_zero_width_t():
+    # 23 test shapes: accuracy moves in steps of 1/23; each seed loses exactly one shape. The t
+    # interval [-1/23, -1/23] has no width; three seeds all below 0 only give sign-test p = 0.25.
+    results = fake_results()
+    for s in results["reldrop_point"]:
+        results["reldrop_point"][s] = dict(results["baseline"][s])
+        results["reldrop_point"][s]["accuracy"] = results["baseline"][s]["accuracy"] - 1 / 23
+    cfg = CompareConfig(variants=("baseline", "reldrop_point"))
+    d = differences(results, cfg)["reldrop_point"]["accuracy"]
+    assert d.mean == pytest.approx(-1 / 23) and d.low == pytest.approx(d.high)
+    assert d.verdict == "no detectable difference"
+    assert "sign test" in d.method and "p = 0.25" in d.method
+    table = markdown_table(summarize(results), (0, 1, 2), differences(results, cfg))
+    assert "| reldrop_point | clean OA | -0.043 | [-0.043, -0.043] (same in every seed) | " \
+        "no detectable difference |" in table
+    assert "exact sign test" in table
+    # no difference at all stays "no detectable difference" with the plain t method
+    assert differences(results, cfg)["reldrop_point"]["mce"].method == "paired t over 3 seeds"
+    # six seeds all one shape down: p = 2 / 64 < 0.05, so "worse"
+    six = fake_results(seeds=range(6))
+    for s in six["reldrop_point"]:
+        six["reldrop_point"][s] = dict(six["baseline"][s])
+        six["reldrop_point"][s]["accuracy"] = six["baseline"][s]["accuracy"] - 1 / 23
+    d6 = differences(six, cfg)["reldrop_point"]["accuracy"]
+    assert d6.verdict == "worse" and "p = 0.031" in d6.method
 
 
 def _per_shape(correct, labels, fractions):

@@ -12,7 +12,9 @@ from reldrop3d.experiments.stats import (
     NO_DIFFERENCE,
     WORSE,
     bootstrap_difference,
+    no_spread,
     paired_difference,
+    sign_test_p,
     t_quantile,
     verdict,
 )
@@ -55,6 +57,22 @@ def test_paired_difference_single_pair_and_bad_shapes():
     assert verdict(low, high) == NO_DIFFERENCE
     with pytest.raises(ValueError, match="same length"):
         paired_difference([1, 2, 3], [1, 2])
+
+
+def test_sign_test_p_exact_values():
+    assert sign_test_p([0.1, 0.1, 0.1]) == pytest.approx(0.25)  # 2 * 0.5 ** 3
+    assert sign_test_p([-1.0] * 6) == pytest.approx(2 / 64)
+    assert sign_test_p([1, -1, 1, -1]) == 1.0
+    assert sign_test_p([1, 1, 1, 1, -1]) == pytest.approx(2 * (1 + 5) / 32)
+    assert sign_test_p([0, 0, 0]) == 1.0  # zeros are dropped
+    assert sign_test_p([0, 0.2, 0.2]) == pytest.approx(0.5)
+
+
+def test_no_spread():
+    assert no_spread([-1 / 23] * 3)
+    assert no_spread([11 / 23 - 12 / 23, 10 / 23 - 11 / 23, 13 / 23 - 14 / 23])  # float rounding
+    assert not no_spread([0.1, 0.11, 0.09])
+    assert not no_spread([0.1])  # one pair: no interval at all, not a zero-width one
 
 
 def _models_on_shapes(m=600, p_a=0.85, p_b=0.65, seed=0):
