@@ -217,6 +217,7 @@ def run(args) -> int:
               file=sys.stderr)
     _, table = run_compare(cfg)
     print(table)
-    print(f"written to {cfg.out}/results.md, results.csv, differences.csv, curves.csv, "
+    extra = " corruptions.csv," if cfg.robustness else ""
+    print(f"written to {cfg.out}/results.md, results.csv, differences.csv, curves.csv,{extra} "
           f"occlusion_curves.png, metrics.png")
     return 0

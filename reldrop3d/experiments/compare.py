@@ -605,6 +605,27 @@ def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], seeds,
     return "\n".join(lines) + "\n"
 
 
+def corruption_table(results: dict[str, dict[int, dict]], severities) -> str:
+    """Markdown: the error of every variant on each ModelNet-C corruption (mean over
+    ``severities``), mean ± sample std over the seeds; empty when no run has corruption results.
+
+    Says which corruptions move a mean corruption error, which one number hides."""
+    runs = [r for per_seed in results.values() for r in per_seed.values()]
+    if not runs or any("corruption_errors" not in r for r in runs):
+        return ""
+    names = list(runs[0]["corruption_errors"])
+    lines = ["| variant | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for v, per_seed in results.items():
+        cells = []
+        for c in names:
+            mean, std = mean_std([np.mean(r["corruption_errors"][c]) for r in per_seed.values()])
+            cells.append(f"{mean:.3f} ± {std:.3f}")
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    sev = ", ".join(map(str, severities))
+    return ("Error per corruption (1 - OA, mean over severities " + sev + "), mean ± sample std "
+            "over the seeds; lower = better:\n\n" + "\n".join(lines) + "\n")
+
+
 def _csv(rows: list[list]) -> str:
     buf = io.StringIO()
     csv.writer(buf).writerows(rows)
@@ -634,8 +655,20 @@ def write_outputs(cfg: CompareConfig, results: dict[str, dict[int, dict]]) -> st
     atomic_write_text(out / "results.csv", _csv(rows))
     atomic_write_text(out / "differences.csv", _csv(diff_rows))
     atomic_write_text(out / "curves.csv", _csv(curve_rows))
+    per_corruption = corruption_table(results, cfg.severities)
+    if per_corruption:
+        corruption_rows = [["variant", "seed", "corruption",
+                            *[f"severity {v}" for v in cfg.severities]]]
+        for v, per_seed in results.items():
+            for s, r in per_seed.items():
+                for c, errors in r["corruption_errors"].items():
+                    corruption_rows.append([v, s, c, *[f"{e:.6f}" for e in errors]])
+        atomic_write_text(out / "corruptions.csv", _csv(corruption_rows))
     table = markdown_table(summarize(results, metrics), cfg.seeds, diffs, cfg.baseline,
-                           cfg.confidence) + "\n" + _budget(cfg) + "\n"
+                           cfg.confidence) + "\n"
+    if per_corruption:
+        table += per_corruption + "\n"
+    table += _budget(cfg) + "\n"
     atomic_write_text(out / "results.md", "# reldrop3d compare\n\n" + table)
     plot_results(cfg, results)
     return table

@@ -20,6 +20,7 @@ from reldrop3d.experiments.compare import (
     CompareConfig,
     Progress,
     add_mce_vs_baseline,
+    corruption_table,
     decode_bits,
     differences,
     encode_bits,
@@ -252,6 +253,33 @@ def test_write_outputs(tmp_path):
     assert "Difference to `baseline`" in table and "Budget: pointnet on synthetic" in table
     for png in ("occlusion_curves.png", "metrics.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_per_corruption_table_and_csv(tmp_path):
+    results = fake_results(seeds=(0, 1))
+    for i, v in enumerate(results):
+        for s, r in results[v].items():
+            # jitter: 0.1 i + 0.1 s at severities (1, 3), mean 0.1 i + 0.1 s + 0.05
+            r["corruption_errors"] = {"jitter": [0.1 * i + 0.1 * s, 0.1 * i + 0.1 * s + 0.1],
+                                      "add_global": [0.5, 0.5]}
+    cfg = CompareConfig(out=str(tmp_path), fractions=(0.0, 0.5), severities=(1, 3))
+    table = corruption_table(results, cfg.severities)
+    assert table.startswith("Error per corruption (1 - OA, mean over severities 1, 3)")
+    assert "| variant | jitter | add_global |" in table
+    i = list(VARIANTS).index("reldrop_point")
+    # seeds 0 and 1: means 0.1 i + 0.05 and 0.1 i + 0.15 -> mean 0.1 i + 0.1, sample std 0.0707
+    assert f"| reldrop_point | {0.1 * i + 0.1:.3f} ± 0.071 | 0.500 ± 0.000 |" in table
+    written = write_outputs(cfg, results)
+    assert table in written and table in (tmp_path / "results.md").read_text()
+    rows = list(csv.reader(open(tmp_path / "corruptions.csv")))
+    assert rows[0] == ["variant", "seed", "corruption", "severity 1", "severity 3"]
+    assert len(rows) == 1 + len(VARIANTS) * 2 * 2
+    assert ["reldrop_point", "1", "jitter", f"{0.1 * i + 0.1:.6f}", f"{0.1 * i + 0.2:.6f}"] in rows
+    # without corruption results: no table, no file
+    assert corruption_table(fake_results(), (1,)) == ""
+    other = tmp_path / "clean_only"
+    write_outputs(CompareConfig(out=str(other), fractions=(0.0, 0.5)), fake_results())
+    assert not (other / "corruptions.csv").exists()
 
 
 def test_train_config_same_seed_per_variant(tmp_path):
