@@ -357,17 +357,28 @@ def _eval_path(cfg: CompareConfig, variant: str, seed: int) -> Path:
     return Path(cfg.out) / "runs" / variant / f"seed{seed}" / "eval.json"
 
 
+def read_eval(path: Path) -> dict[str, Any] | None:
+    """A run's ``eval.json`` as written by :func:`run_one` (a dict with a ``config`` and a
+    ``result`` dict), or None when it is missing, unreadable or not of that form: such a run is
+    evaluated (or trained) again, never trusted."""
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict) or \
+            not isinstance(stored.get("result"), dict):
+        return None
+    return stored
+
+
 def load_finished(cfg: CompareConfig, variant: str, seed: int) -> dict[str, Any] | None:
     """The stored result of a finished run with the same training configuration and evaluation
     protocol, else None."""
-    done = _eval_path(cfg, variant, seed)
-    if not done.is_file():
-        return None
-    try:
-        stored = json.loads(done.read_text())
-    except (OSError, ValueError):
-        return None  # unreadable: the run is evaluated again
-    if _settings(stored.get("config") or {}) == train_config(cfg, variant, seed).settings() and \
+    stored = read_eval(_eval_path(cfg, variant, seed))
+    if stored is not None and _settings(stored["config"]) == \
+            train_config(cfg, variant, seed).settings() and \
             stored.get("protocol") == cfg.evaluation_protocol():
         return stored["result"]
     return None
@@ -403,12 +414,9 @@ def run_one(cfg: CompareConfig, variant: str, seed: int, log=print) -> dict[str,
     tc = train_config(cfg, variant, seed)
     done = _eval_path(cfg, variant, seed)
     last = Path(tc.out) / "checkpoints" / "last.ckpt"
-    try:
-        previous = json.loads(done.read_text()) if done.is_file() else {}
-    except (OSError, ValueError):
-        previous = {}  # unreadable: trained again
-    if _settings(previous.get("config") or {}) == tc.settings() and last.is_file() \
-            and "result" in previous:
+    previous = read_eval(done)  # None (missing or unreadable): trained again
+    if previous is not None and _settings(previous["config"]) == tc.settings() and \
+            last.is_file():
         log(f"[compare] {variant} seed {seed}: evaluation settings changed, re-evaluating {last}")
         checkpoint = str(last)
     else:

@@ -24,9 +24,11 @@ from reldrop3d.experiments.compare import (
     decode_bits,
     differences,
     encode_bits,
+    load_finished,
     markdown_table,
     mean_std,
     per_shape_values,
+    read_eval,
     run_compare,
     summarize,
     train_config,
@@ -280,6 +282,21 @@ def test_per_corruption_table_and_csv(tmp_path):
     other = tmp_path / "clean_only"
     write_outputs(CompareConfig(out=str(other), fractions=(0.0, 0.5)), fake_results())
     assert not (other / "corruptions.csv").exists()
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"config": [], "result": {}}',
+                                  '{"config": {}, "result": 3}', '{"config": {}}', "\x00\xff"])
+def test_a_malformed_eval_json_is_never_trusted(tmp_path, text):
+    cfg = CompareConfig(out=str(tmp_path))
+    path = tmp_path / "runs" / "baseline" / "seed0" / "eval.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="latin-1")
+    assert read_eval(path) is None
+    assert load_finished(cfg, "baseline", 0) is None
+    # the form run_one writes is read back; other settings are not reused
+    path.write_text(json.dumps({"config": {"seed": 0}, "protocol": {}, "result": {"accuracy": 1}}))
+    assert read_eval(path)["result"] == {"accuracy": 1}
+    assert load_finished(cfg, "baseline", 0) is None
 
 
 def test_train_config_same_seed_per_variant(tmp_path):
