@@ -497,6 +497,10 @@ class Difference:
     method: str
 
 
+#: ``Difference.method`` of a difference that every seed gave alike (judged by the sign test)
+SAME_IN_EVERY_SEED = "exact sign test where every seed gave the same difference"
+
+
 def differences(results: dict[str, dict[int, dict]], cfg: CompareConfig,
                 metrics=None) -> dict[str, dict[str, Difference]]:
     """Every variant against ``cfg.baseline``, per metric.
@@ -532,8 +536,8 @@ def differences(results: dict[str, dict[int, dict]], cfg: CompareConfig,
                     call = verdict(low, high, HIGHER_IS_BETTER[m])
                     out[v][m] = Difference(
                         mean, low, high, call if p < 1 - cfg.confidence else NO_DIFFERENCE,
-                        f"exact sign test where every seed gave the same difference "
-                        f"(the t interval has no width; {len(seeds)} seeds: p = {p:.2g})")
+                        f"{SAME_IN_EVERY_SEED} (the t interval has no width; {len(seeds)} "
+                        f"seeds: p = {p:.2g})")
                     continue
             else:
                 a, b = per_seed[seeds[0]]["per_shape"], base[seeds[0]]["per_shape"]
@@ -600,7 +604,7 @@ def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], seeds,
             for m, d in per_metric.items():
                 methods.add(d.method)
                 interval = "n/a" if math.isnan(d.low) else f"[{d.low:+.3f}, {d.high:+.3f}]"
-                if d.method.startswith("exact sign test"):
+                if d.method.startswith(SAME_IN_EVERY_SEED):
                     interval += " (same in every seed)"
                 lines.append(f"| {v} | {METRIC_NAMES[m]} | {d.mean:+.3f} | {interval} | "
                              f"{d.verdict} |")
